@@ -1,0 +1,41 @@
+# auth0-web: two commands on a fresh machine.
+#   make demo   run the example app against a local OpenID provider (no Auth0 tenant needed)
+#   make test   install everything the tests need, then lint, type-check and test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench clean install node
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e . --group dev
+	touch $(STAMP)
+
+install: $(STAMP)
+
+node:
+	cd tests/op && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
+	cd tests/interop && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+test: install node lint typecheck
+	$(PY) -m pytest -q
+
+demo: install
+	cd tests/op && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
+	$(PY) examples/demo.py
+
+bench: install
+	$(PY) bench/session_codec.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/op/node_modules tests/interop/node_modules

@@ -1,0 +1,67 @@
+"""auth0-web: Auth0 login, sessions and tokens for Python web apps.
+
+.. code-block:: python
+
+    from auth0_web import Auth0Client
+
+    auth0 = Auth0Client()        # reads AUTH0_DOMAIN, AUTH0_CLIENT_ID, ... from the environment
+    app = auth0.middleware(app)  # mounts /auth/login, /auth/callback, /auth/logout, /auth/profile
+"""
+
+from ._client import Auth0Client, MissingSessionError
+from ._config import CookieConfig, Routes, SessionConfig, TransactionCookieConfig
+from ._errors import (
+    AccessTokenError,
+    Auth0Error,
+    AuthorizationCodeGrantError,
+    AuthorizationCodeGrantRequestError,
+    AuthorizationError,
+    DiscoveryError,
+    DomainValidationError,
+    HttpError,
+    InvalidConfigurationError,
+    InvalidRequestError,
+    InvalidStateError,
+    MissingStateError,
+    OAuth2Error,
+)
+from ._http import CookieOptions, Request, Response
+from ._runtime import DEFAULT_ID_TOKEN_CLAIMS, filter_default_id_token_claims
+from ._version import __version__
+from .adapters.asgi import Auth0Middleware
+from .routes import CallbackContext
+from .session import AccessTokenSet, SessionData, SessionInternal, TokenSet
+
+__all__ = [
+    "DEFAULT_ID_TOKEN_CLAIMS",
+    "AccessTokenError",
+    "AccessTokenSet",
+    "Auth0Client",
+    "Auth0Error",
+    "Auth0Middleware",
+    "AuthorizationCodeGrantError",
+    "AuthorizationCodeGrantRequestError",
+    "AuthorizationError",
+    "CallbackContext",
+    "CookieConfig",
+    "CookieOptions",
+    "DiscoveryError",
+    "DomainValidationError",
+    "HttpError",
+    "InvalidConfigurationError",
+    "InvalidRequestError",
+    "InvalidStateError",
+    "MissingSessionError",
+    "MissingStateError",
+    "OAuth2Error",
+    "Request",
+    "Response",
+    "Routes",
+    "SessionConfig",
+    "SessionData",
+    "SessionInternal",
+    "TokenSet",
+    "TransactionCookieConfig",
+    "__version__",
+    "filter_default_id_token_claims",
+]

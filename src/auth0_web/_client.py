@@ -1,0 +1,285 @@
+"""``Auth0Client``: the one object an application creates.
+
+It validates the configuration, builds the SDK's parts once (:class:`Runtime`) and
+delegates: routes live in :mod:`auth0_web.routes`, sessions in :mod:`auth0_web.session`,
+the protocol in :mod:`auth0_web.oidc`, framework glue in :mod:`auth0_web.adapters`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ._config import (
+    BeforeSessionSaved,
+    Config,
+    OnCallback,
+    Routes,
+    SessionConfig,
+    TransactionCookieConfig,
+    build_config,
+)
+from ._context import RequestState, current_state, request_from_scope
+from ._errors import Auth0Error
+from ._http import Request, Response
+from ._runtime import Runtime
+from .routes import Router, start_interactive_login
+from .session._model import SessionData
+
+if TYPE_CHECKING:
+    from .adapters.asgi import Auth0Middleware
+
+__all__ = ["Auth0Client", "MissingSessionError"]
+
+
+class MissingSessionError(Auth0Error):
+    """The operation needs a logged-in user and the request has no session."""
+
+    code = "missing_session"
+    status = 401
+    default_message = "The user does not have an active session or is not authenticated."
+
+
+class Auth0Client:
+    """Login, logout, sessions and tokens for one Auth0 application.
+
+    Every option falls back to its environment variable (``AUTH0_DOMAIN``,
+    ``AUTH0_CLIENT_ID``, ``AUTH0_CLIENT_SECRET``, ``AUTH0_SECRET``, ``APP_BASE_URL``,
+    ``AUTH0_COOKIE_*``); explicit arguments win. Durations are in seconds. Missing or
+    invalid options raise :class:`~auth0_web.InvalidConfigurationError` listing every problem.
+    """
+
+    def __init__(
+        self,
+        *,
+        domain: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
+        app_base_url: str | Sequence[str] | None = None,
+        sign_in_return_to_path: str = "/",
+        authorization_parameters: Mapping[str, Any] | None = None,
+        session: SessionConfig | Mapping[str, Any] | None = None,
+        transaction_cookie: TransactionCookieConfig | Mapping[str, Any] | None = None,
+        enable_parallel_transactions: bool = True,
+        routes: Routes | Mapping[str, Any] | None = None,
+        logout_strategy: str = "auto",
+        include_id_token_hint_in_oidc_logout_url: bool = True,
+        before_session_saved: BeforeSessionSaved | None = None,
+        on_callback: OnCallback | None = None,
+        allow_insecure_requests: bool = False,
+        http_timeout: float = 5.0,
+        enable_telemetry: bool = True,
+        enable_access_token_endpoint: bool = True,
+        no_content_profile_response_when_unauthenticated: bool = False,
+        token_refresh_buffer: int = 0,
+        token_endpoint_auth_method: str = "client_secret_post",
+        id_token_signing_alg: str = "RS256",
+        clock_tolerance: int = 30,
+        discovery_ttl: int = 600,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config: Config = build_config(
+            domain=domain,
+            client_id=client_id,
+            client_secret=client_secret,
+            secret=secret,
+            app_base_url=app_base_url,
+            sign_in_return_to_path=sign_in_return_to_path,
+            authorization_parameters=authorization_parameters,
+            session=session,
+            transaction_cookie=transaction_cookie,
+            enable_parallel_transactions=enable_parallel_transactions,
+            routes=routes,
+            logout_strategy=logout_strategy,
+            include_id_token_hint_in_oidc_logout_url=include_id_token_hint_in_oidc_logout_url,
+            allow_insecure_requests=allow_insecure_requests,
+            http_timeout=http_timeout,
+            enable_telemetry=enable_telemetry,
+            enable_access_token_endpoint=enable_access_token_endpoint,
+            no_content_profile_response_when_unauthenticated=(
+                no_content_profile_response_when_unauthenticated
+            ),
+            token_refresh_buffer=token_refresh_buffer,
+            token_endpoint_auth_method=token_endpoint_auth_method,
+            id_token_signing_alg=id_token_signing_alg,
+            clock_tolerance=clock_tolerance,
+            before_session_saved=before_session_saved,
+            on_callback=on_callback,
+            discovery_ttl=discovery_ttl,
+        )
+        self._rt = Runtime(self.config, clock=clock or time.time)
+        self._router = Router(self._rt)
+        self._dependencies: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Auth0Client(domain={self.config.domain!r}, client_id={self.config.client_id!r})"
+
+    # -- mounting ---------------------------------------------------------------------------
+
+    def middleware(self, app: Any) -> Auth0Middleware:
+        """Wrap any ASGI app: mounts the ``/auth/*`` routes and carries the session."""
+        from .adapters.asgi import Auth0Middleware
+
+        return Auth0Middleware(app, client=self)
+
+    async def handle(self, request: Request) -> Response | None:
+        """Serve ``request`` if it is for an SDK route (for adapters); else ``None``."""
+        handler = self._router.match(request.method, request.path)
+        if handler is None:
+            return None
+        return await self._router.dispatch(handler, request)
+
+    async def aclose(self) -> None:
+        """Close the outbound HTTP connection pool (call at application shutdown)."""
+        await self._rt.http.aclose()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def _state_for(self, request: object | None) -> tuple[RequestState | None, Request]:
+        state = current_state()
+        if request is None:
+            if state is None:
+                raise Auth0Error(
+                    "No request: call this inside a request served through auth0.middleware(), "
+                    "or pass the request explicitly."
+                )
+            return state, state.request
+        if isinstance(request, Request):
+            return None, request
+        scope = getattr(request, "scope", request)
+        if isinstance(scope, dict) and scope.get("type") == "http":
+            if state is not None and state.scope is scope:
+                return state, state.request
+            return None, request_from_scope(scope)
+        raise TypeError(
+            "request must be an auth0_web.Request, a Starlette/FastAPI request or an ASGI scope"
+        )
+
+    def _session_for_state(self, state: RequestState) -> SessionData | None:
+        if state.pending is not None:
+            return state.pending
+        if state.deleted:
+            return None
+        if not state.loaded:
+            state.set_session(self._rt.read_session(state.request))
+        return state.cached_session()
+
+    async def get_session(self, request: object | None = None) -> SessionData | None:
+        """The session of the current (or given) request, or ``None``; never rolls it."""
+        state, core = self._state_for(request)
+        if state is not None:
+            return self._session_for_state(state)
+        return self._rt.read_session(core)
+
+    async def update_session(
+        self,
+        session: SessionData,
+        request: object | None = None,
+        response: object | None = None,
+    ) -> None:
+        """Persist changes to the session (``internal`` cannot be changed).
+
+        Inside the middleware the new cookie is written on the way out; elsewhere pass the
+        ``response`` (an :class:`auth0_web.Response` or a Starlette response) to write to.
+        """
+        if not isinstance(session, SessionData):
+            raise TypeError("session must be a SessionData")
+        state, core = self._state_for(request)
+        existing = (
+            self._session_for_state(state) if state is not None else (self._rt.read_session(core))
+        )
+        if existing is None:
+            raise MissingSessionError("The user is not authenticated.")
+        updated = replace(session, internal=existing.internal)
+        if response is not None:
+            self._write_session(response, core, updated)
+            return
+        if state is None:
+            raise Auth0Error(
+                "update_session() outside the middleware needs response= to write the cookie to."
+            )
+        if state.response_started:
+            raise Auth0Error("The response has already started; the session cannot be updated.")
+        state.pending = updated
+        state.set_session(updated)
+
+    def _write_session(self, target: object, request: Request, session: SessionData) -> None:
+        base = self._rt.base_url(request)
+        core = Response()
+        self._rt.sessions.write(
+            core, session, request.cookies, self._rt.now(), self._rt.session_cookie_options(base)
+        )
+        if isinstance(target, Response):
+            target.cookies.extend(core.cookies)
+            target.no_store()
+            return
+        headers = getattr(target, "headers", None)
+        append = getattr(headers, "append", None)
+        if append is None:
+            raise TypeError("response must be an auth0_web.Response or a Starlette response")
+        for _, value in core.cookies:
+            append("set-cookie", value)
+        for name, value in core.headers:
+            headers[name] = value  # type: ignore[index]
+
+    # -- login ------------------------------------------------------------------------------
+
+    async def start_interactive_login(
+        self,
+        request: object | None = None,
+        *,
+        authorization_parameters: Mapping[str, str] | None = None,
+        return_to: str | None = None,
+    ) -> Response:
+        """A redirect to Auth0's login page (the caller returns it)."""
+        _, core = self._state_for(request)
+        return await start_interactive_login(
+            self._rt, core, authorization_parameters=authorization_parameters, return_to=return_to
+        )
+
+    # -- framework helpers (Starlette / FastAPI) ----------------------------------------------
+
+    def with_page_auth_required(
+        self, func: Callable[..., Any] | None = None, *, return_to: str | None = None
+    ) -> Any:
+        """Decorate a Starlette/FastAPI endpoint: anonymous users are sent to log in."""
+        from .adapters.starlette import page_auth_required
+
+        decorator = page_auth_required(self, return_to=return_to)
+        return decorator(func) if func is not None else decorator
+
+    def with_api_auth_required(self, func: Callable[..., Any]) -> Any:
+        """Decorate a Starlette/FastAPI endpoint: anonymous callers get a 401 JSON error."""
+        from .adapters.starlette import api_auth_required
+
+        return api_auth_required(self)(func)
+
+    @property
+    def require_session(self) -> Callable[..., Any]:
+        """FastAPI dependency: the session, or HTTP 401 when there is none."""
+        from .adapters.starlette import session_dependency
+
+        if "require" not in self._dependencies:
+            self._dependencies["require"] = session_dependency(self, required=True)
+        return self._dependencies["require"]  # type: ignore[no-any-return]
+
+    @property
+    def optional_session(self) -> Callable[..., Any]:
+        """FastAPI dependency: the session or ``None``."""
+        from .adapters.starlette import session_dependency
+
+        if "optional" not in self._dependencies:
+            self._dependencies["optional"] = session_dependency(self, required=False)
+        return self._dependencies["optional"]  # type: ignore[no-any-return]
+
+    def login_url(self, return_to: str | None = None) -> str:
+        """The login route's path, with ``returnTo`` fully URL-encoded."""
+        from urllib.parse import quote
+
+        path = self.config.routes.login
+        if return_to:
+            path += "?returnTo=" + quote(return_to, safe="")
+        return path

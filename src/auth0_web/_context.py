@@ -1,0 +1,93 @@
+"""Per-request state that lets ``get_session()`` work without a request argument.
+
+The middleware puts a :class:`RequestState` in a context variable for the duration of each
+request it passes to the app. The session is decoded at most once per request, and writes
+made while the app runs (``update_session``, refreshed tokens) are recorded here and turned
+into ``Set-Cookie`` headers when the response starts.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from ._http import Request, parse_cookie_header
+from .session._model import SessionData
+
+__all__ = ["RequestState", "current_state", "request_from_scope"]
+
+_UNSET: Any = object()
+
+_current: ContextVar[RequestState | None] = ContextVar("auth0_web_request", default=None)
+
+
+def current_state() -> RequestState | None:
+    return _current.get()
+
+
+def request_from_scope(scope: dict[str, Any], body: bytes = b"") -> Request:
+    """Build the core request from an ASGI HTTP scope."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            headers[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            headers[name] = value
+    host = headers.get("host")
+    if host is None:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else ""
+    path = scope.get("path", "/")
+    root_path = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :] or "/"
+    return Request(
+        method=scope.get("method", "GET"),
+        scheme=scope.get("scheme", "http"),
+        host=host,
+        path=path,
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        cookies=parse_cookie_header(headers.get("cookie", "")),
+        body=body,
+    )
+
+
+class RequestState:
+    """What the SDK knows about the request being served."""
+
+    __slots__ = ("_request", "_session", "deleted", "pending", "response_started", "scope")
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+        self._request: Request | None = None
+        self._session: SessionData | None = _UNSET
+        #: A session to write on the way out (``update_session``, a refresh).
+        self.pending: SessionData | None = None
+        self.deleted = False
+        self.response_started = False
+
+    @property
+    def request(self) -> Request:
+        if self._request is None:
+            self._request = request_from_scope(self.scope)
+        return self._request
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not _UNSET
+
+    def cached_session(self) -> SessionData | None:
+        return None if self._session is _UNSET else self._session
+
+    def set_session(self, session: SessionData | None) -> None:
+        self._session = session
+
+    def enter(self) -> object:
+        return _current.set(self)
+
+    @staticmethod
+    def exit(token: object) -> None:
+        _current.reset(token)  # type: ignore[arg-type]

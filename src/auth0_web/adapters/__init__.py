@@ -1,0 +1,1 @@
+"""Framework glue. Only this package imports a web framework (and only lazily)."""

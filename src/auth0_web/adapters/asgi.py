@@ -1,0 +1,144 @@
+"""Pure ASGI middleware: serves the SDK routes and carries the session through the app.
+
+No framework objects are created per request. A request for an SDK route is answered
+here; any other request goes to the app with a request context (so ``get_session()``
+works without arguments), and on the way out the session cookie is rolled or rewritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .._context import RequestState, request_from_scope
+from .._http import NO_STORE_HEADERS, Response
+
+if TYPE_CHECKING:
+    from .._client import Auth0Client
+
+__all__ = ["Auth0Middleware"]
+
+logger = logging.getLogger("auth0_web")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+#: Request bodies the SDK reads itself (back-channel logout) are capped at this size.
+MAX_BODY_BYTES = 64 * 1024
+_NO_STORE_NAMES = frozenset(name.encode() for name, _ in NO_STORE_HEADERS)
+
+
+class Auth0Middleware:
+    """``app = Auth0Middleware(app, client=auth0)`` or ``app.add_middleware(Auth0Middleware,
+    client=auth0)``; :meth:`Auth0Client.middleware` is the short form."""
+
+    def __init__(self, app: Any, client: Auth0Client) -> None:
+        self.app = app
+        self.client = client
+        self.router = client._router
+        self.rt = client._rt
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        handler = self.router.match(scope["method"], path)
+        if handler is not None:
+            body = b""
+            if scope["method"] == "POST":
+                body_or_none = await _read_body(receive, MAX_BODY_BYTES)
+                if body_or_none is None:
+                    await _send(send, Response.text("Request body too large.", 413))
+                    return
+                body = body_or_none
+            request = request_from_scope(scope, body)
+            response = await self.router.dispatch(handler, request)
+            await _send(send, response)
+            return
+
+        state = RequestState(scope)
+        token = state.enter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state.response_started = True
+                extra = self._session_headers(state)
+                if extra:
+                    message = dict(message)
+                    message["headers"] = _merge_headers(message.get("headers", []), extra)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state.exit(token)
+
+    def _session_headers(self, state: RequestState) -> list[tuple[bytes, bytes]]:
+        """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
+        rt = self.rt
+        session = state.pending
+        if session is None and not state.deleted:
+            if not rt.config.session.rolling:
+                return []
+            request = state.request
+            if rt.sessions.name not in request.cookies and not any(
+                k.startswith(rt.sessions.name + "__") for k in request.cookies
+            ):
+                return []
+            session = self.client._session_for_state(state)
+            if session is None:
+                return []
+        try:
+            base = rt.base_url(state.request)
+        except Exception:  # an origin outside the allow-list: leave cookies alone
+            return []
+        response = Response()
+        options = rt.session_cookie_options(base)
+        if state.deleted and session is None:
+            rt.sessions.delete(response, state.request.cookies, options)
+        elif session is not None:
+            rt.sessions.write(response, session, state.request.cookies, rt.now(), options)
+        return [(b"set-cookie", v.encode("latin-1")) for _, v in response.cookies] + [
+            (k.encode(), v.encode()) for k, v in NO_STORE_HEADERS
+        ]
+
+
+def _merge_headers(
+    headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    replaces_cache = any(k in _NO_STORE_NAMES for k, _ in extra)
+    kept = [(k, v) for k, v in headers if not (replaces_cache and k.lower() in _NO_STORE_NAMES)]
+    return kept + extra
+
+
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send(send: Any, response: Response) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_items()
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})

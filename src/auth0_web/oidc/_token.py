@@ -1,0 +1,159 @@
+"""The token endpoint: client authentication and the authorization-code grant.
+
+RFC 6749 sections 2.3.1 (client_secret_post / client_secret_basic), 4.1.3 (the request) and
+5.1/5.2 (the answer). Every member of the answer is type-checked: a token response is
+outside input like any other.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .._errors import OAuth2Error
+from ._http_client import HttpClient, HttpResponse
+
+__all__ = [
+    "ClientAuth",
+    "TokenResponse",
+    "TokenResponseError",
+    "authorization_code_grant",
+    "parse_token_response",
+]
+
+
+class TokenResponseError(Exception):
+    """The token endpoint's answer is malformed; ``reason`` is safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAuth:
+    """Client credentials and how to present them (RFC 6749 section 2.3.1)."""
+
+    client_id: str
+    client_secret: str
+    method: str = "client_secret_post"
+
+    def apply(self, form: dict[str, str]) -> dict[str, str]:
+        """Add credentials to ``form``; return the extra request headers."""
+        if self.method == "client_secret_basic":
+            # RFC 6749 section 2.3.1: form-urlencode each part before joining with ':'.
+            raw = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+            token = base64.b64encode(raw.encode("utf-8")).decode("ascii")
+            return {"Authorization": f"Basic {token}"}
+        form["client_id"] = self.client_id
+        form["client_secret"] = self.client_secret
+        return {}
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientAuth(client_id={self.client_id!r}, client_secret='***', method={self.method!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    access_token: str
+    token_type: str
+    expires_in: int | None
+    id_token: str | None
+    refresh_token: str | None
+    scope: str | None
+    raw: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenResponse(access_token='***', token_type={self.token_type!r}, "
+            f"expires_in={self.expires_in!r}, scope={self.scope!r})"
+        )
+
+
+def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise TokenResponseError(f"{key} is not a string")
+    return value
+
+
+def parse_token_response(response: HttpResponse, *, require_id_token: bool) -> TokenResponse:
+    """Validate a token endpoint answer; raise :class:`OAuth2Error` for an error answer."""
+    body = response.json_object()
+    if response.status != 200:
+        if body is not None and isinstance(body.get("error"), str):
+            description = body.get("error_description")
+            raise OAuth2Error(body["error"], description if isinstance(description, str) else None)
+        raise TokenResponseError(f"unexpected status {response.status}")
+    if body is None:
+        raise TokenResponseError("body is not a JSON object")
+    if "error" in body:
+        raise TokenResponseError("error member in a successful response")
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise TokenResponseError("access_token missing")
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
+        raise TokenResponseError("token_type missing or unsupported")
+    expires_in = body.get("expires_in")
+    if expires_in is not None:
+        if (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or not math.isfinite(expires_in)
+            or expires_in < 0
+            or expires_in > 10 * 365 * 86400
+        ):
+            raise TokenResponseError("expires_in invalid")
+        expires_in = int(expires_in)
+    id_token = _optional_str(body, "id_token")
+    if require_id_token and id_token is None:
+        raise TokenResponseError("id_token missing")
+    return TokenResponse(
+        access_token=access_token,
+        token_type="DPoP" if token_type.lower() == "dpop" else "Bearer",
+        expires_in=expires_in,
+        id_token=id_token,
+        refresh_token=_optional_str(body, "refresh_token"),
+        scope=_optional_str(body, "scope"),
+        raw=body,
+    )
+
+
+async def authorization_code_grant(
+    http: HttpClient,
+    token_endpoint: str,
+    auth: ClientAuth,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+) -> TokenResponse:
+    """RFC 6749 section 4.1.3 with the PKCE ``code_verifier`` (RFC 7636 section 4.5)."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+    }
+    headers = auth.apply(form)
+    response = await http.post_form(token_endpoint, form, headers)
+    return parse_token_response(response, require_id_token=True)
+
+
+async def revoke_token(
+    http: HttpClient, revocation_endpoint: str, auth: ClientAuth, token: str, hint: str
+) -> bool:
+    """RFC 7009: revoke ``token``; ``True`` when the server accepted the request."""
+    form = {"token": token, "token_type_hint": hint}
+    headers = auth.apply(form)
+    response = await http.post_form(revocation_endpoint, form, headers)
+    return response.status == 200

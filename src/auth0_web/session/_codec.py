@@ -1,0 +1,164 @@
+"""The encrypted cookie format: a compact JWE with ``alg: dir`` and ``enc: A256GCM``.
+
+This is the reference SDK's format byte for byte (so a Next.js app and a Python app that
+share ``AUTH0_SECRET`` read each other's cookies), implemented with AES-GCM directly
+instead of a general JOSE library: the header is pinned to exactly ``{alg: dir, enc:
+A256GCM}`` (members in any order), so no input can select another algorithm, a key-wrapping
+scheme, PBES2 iteration counts or compression. Everything is checked for size and shape
+before any cryptography runs.
+
+Key = HKDF-SHA256(secret as UTF-8, salt empty, info ``JWE CEK``, 32 bytes), derived once per
+secret. The first secret encrypts; every listed secret may decrypt (rotation).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+__all__ = ["MAX_JWE_LENGTH", "CookieCodec", "derive_key"]
+
+#: Largest encrypted value accepted for decryption (characters). A session split over
+#: cookie chunks is re-joined before decryption, so this bounds the whole session.
+MAX_JWE_LENGTH = 64 * 1024
+
+_HEADER_B64 = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0"  # {"alg":"dir","enc":"A256GCM"}
+_HEADER_B64_ENC_FIRST = "eyJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiZGlyIn0"  # {"enc":"A256GCM","alg":"dir"}
+_KNOWN_HEADERS = frozenset({_HEADER_B64, _HEADER_B64_ENC_FIRST})
+_B64URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def derive_key(secret: str, info: bytes = b"JWE CEK") -> bytes:
+    """HKDF-SHA256 with an empty salt, as the reference derives its cookie key."""
+    if not secret:
+        raise ValueError("secret must be a non-empty string")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        secret.encode("utf-8")
+    )
+
+
+def _b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(data: str) -> bytes:
+    # Callers have already checked the alphabet; padding is implied by the length.
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """Parse JSON as RFC 8259 defines it: ``NaN``/``Infinity`` are errors, not floats."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
+def _is_numeric_date(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < 1e11
+    )
+
+
+class CookieCodec:
+    """Encrypts and decrypts cookie payloads (JSON objects with an ``exp`` claim)."""
+
+    __slots__ = ("_aesgcm_decrypt", "_aesgcm_encrypt", "clock_tolerance")
+
+    def __init__(self, secrets: Sequence[str], *, clock_tolerance: int = 15) -> None:
+        if not secrets:
+            raise ValueError("at least one secret is required")
+        keys = [derive_key(s) for s in secrets]
+        self._aesgcm_encrypt = AESGCM(keys[0])
+        self._aesgcm_decrypt = tuple(AESGCM(k) for k in keys)
+        self.clock_tolerance = clock_tolerance
+
+    def encrypt(self, payload: dict[str, Any], *, exp: int) -> str:
+        """Encrypt ``payload`` plus ``exp`` (epoch seconds) into a compact JWE."""
+        claims = dict(payload)
+        claims["exp"] = int(exp)
+        plaintext = json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        iv = os.urandom(12)
+        sealed = self._aesgcm_encrypt.encrypt(iv, plaintext, _HEADER_B64.encode("ascii"))
+        return ".".join(
+            (
+                _HEADER_B64,
+                "",
+                _b64url_encode(iv),
+                _b64url_encode(sealed[:-16]),
+                _b64url_encode(sealed[-16:]),
+            )
+        )
+
+    def decrypt(self, value: str, *, now: float) -> dict[str, Any] | None:
+        """The payload of a valid, unexpired JWE, or ``None`` for anything else.
+
+        "Anything else" covers tampering, a foreign or retired secret, another algorithm,
+        malformed input, a missing or non-numeric ``exp`` and expiry; the caller treats all
+        of them as "no cookie", never as an error.
+        """
+        if not value or len(value) > MAX_JWE_LENGTH:
+            return None
+        parts = value.split(".")
+        if len(parts) != 5:
+            return None
+        header, encrypted_key, iv_b64, ct_b64, tag_b64 = parts
+        if encrypted_key or len(iv_b64) != 16 or len(tag_b64) != 22:
+            return None
+        if header not in _KNOWN_HEADERS and not _is_pinned_header(header):
+            return None
+        if not _B64URL_CHARS.issuperset(iv_b64 + ct_b64 + tag_b64):
+            return None
+        try:
+            iv = _b64url_decode(iv_b64)
+            sealed = _b64url_decode(ct_b64) + _b64url_decode(tag_b64)
+        except (binascii.Error, ValueError):
+            return None
+        aad = header.encode("ascii")
+        plaintext: bytes | None = None
+        for aead in self._aesgcm_decrypt:
+            try:
+                plaintext = aead.decrypt(iv, sealed, aad)
+                break
+            except InvalidTag:
+                continue
+        if plaintext is None:
+            return None
+        try:
+            claims = loads_strict(plaintext)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(claims, dict):
+            return None
+        exp = claims.get("exp")
+        if not _is_numeric_date(exp):
+            return None
+        assert isinstance(exp, int | float)
+        if exp <= now - self.clock_tolerance:
+            return None
+        return claims
+
+
+def _is_pinned_header(header_b64: str) -> bool:
+    """Accept any serialization of exactly ``{alg: dir, enc: A256GCM}``, nothing more."""
+    if len(header_b64) > 128 or not _B64URL_CHARS.issuperset(header_b64):
+        return False
+    try:
+        header = loads_strict(_b64url_decode(header_b64))
+    except (ValueError, binascii.Error, RecursionError):
+        return False
+    return bool(header == {"alg": "dir", "enc": "A256GCM"})
