@@ -135,7 +135,7 @@ class Browser:
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if url.startswith(self.base_url):
-            url = url[len(self.base_url):] or "/"
+            url = url[len(self.base_url) :] or "/"
         headers = dict(kwargs.pop("headers", {}) or {})
         if self.cookies and "cookie" not in {k.lower() for k in headers}:
             headers["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
