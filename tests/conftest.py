@@ -1,5 +1,6 @@
-"""Shared fixtures: the scripted (misbehaving) OP, the real oidc-provider, app helpers."""
+"""Shared fixtures: the scripted (misbehaving) OP and the real oidc-provider."""
 
 pytest_plugins = [
     "tests.support.scripted_op_fixtures",
+    "tests.support.op_fixtures",
 ]

@@ -187,6 +187,19 @@ class Response:
         ]
         self.headers.extend(_NO_STORE_HEADERS)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Send this response as an ASGI app (so a Starlette endpoint can return it)."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in self.header_items()
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
     def header_items(self) -> list[tuple[str, str]]:
         """All headers including Set-Cookie, ready to send."""
         items = list(self.headers)

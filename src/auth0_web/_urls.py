@@ -22,7 +22,7 @@ __all__ = ["resolve_app_base_url", "safe_logout_return_to", "safe_return_to"]
 MAX_RETURN_TO_BYTES = 2048
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
+_HOST_RE = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?")
 
 
 def resolve_app_base_url(config: Config, request: Request) -> AppBaseUrl:
@@ -38,7 +38,7 @@ def resolve_app_base_url(config: Config, request: Request) -> AppBaseUrl:
     if len(bases) == 1:
         return bases[0]
     host = request.host
-    if not _HOST_RE.match(host) or request.scheme not in ("http", "https"):
+    if not _HOST_RE.fullmatch(host) or request.scheme not in ("http", "https"):
         raise InvalidConfigurationError("The application base URL could not be determined.")
     origin = f"{request.scheme}://{host.lower()}"
     if request.scheme == "https" and origin.endswith(":443"):
@@ -91,7 +91,10 @@ def safe_return_to(value: str | None, base: AppBaseUrl) -> str | None:
         # Scheme-relative: an authority follows; judge it as an absolute URL.
         cleaned = base.origin.split(":", 1)[0] + ":" + cleaned
     if _SCHEME_RE.match(cleaned):
-        parts = urlsplit(cleaned)
+        try:
+            parts = urlsplit(cleaned)
+        except ValueError:  # e.g. an unclosed IPv6 bracket, or NFKC tricks in the netloc
+            return None
         if parts.scheme.lower() not in ("http", "https"):
             return None
         if "@" in parts.netloc or not parts.netloc:
@@ -107,17 +110,13 @@ def safe_return_to(value: str | None, base: AppBaseUrl) -> str | None:
         if origin != base.origin:
             return None
         path, query, fragment = parts.path, parts.query, parts.fragment
-    elif cleaned.startswith("/"):
-        path, _, rest = cleaned.partition("?")
-        if "#" in path:
-            path, _, fragment = path.partition("#")
-            query = ""
-        else:
-            query, _, fragment = rest.partition("#")
     else:
-        # A relative reference ("dashboard", "?tab=1"): relative to the app's root.
-        path, _, rest = ("/" + cleaned).partition("?")
-        query, _, fragment = rest.partition("#")
+        # A path, or a relative reference ("dashboard", "?tab=1") taken from the app's root.
+        # The fragment is split off first: a "?" inside it is not a query.
+        rest, _, fragment = cleaned.partition("#")
+        path, _, query = rest.partition("?")
+        if not path.startswith("/"):
+            path = "/" + path
     result = _normalize_path(path or "/")
     if query:
         result += "?" + query

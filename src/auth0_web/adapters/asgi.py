@@ -132,13 +132,4 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
 
 
 async def _send(send: Any, response: Response) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status,
-            "headers": [
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.header_items()
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": response.body})
+    await response({"type": "http"}, None, send)

@@ -14,19 +14,36 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import Response as StarletteResponse
 
 from .._context import current_state
+from .._http import Response
 from ..session._model import SessionData
 
 if TYPE_CHECKING:
     from .._client import Auth0Client
 
-__all__ = ["api_auth_required", "page_auth_required", "session_dependency"]
+__all__ = [
+    "api_auth_required",
+    "page_auth_required",
+    "session_dependency",
+    "to_starlette_response",
+]
 
 NOT_AUTHENTICATED = {
     "error": "not_authenticated",
     "description": "The user does not have an active session or is not authenticated",
 }
+
+
+def to_starlette_response(response: Response) -> StarletteResponse:
+    """Convert the SDK's response (e.g. from ``start_interactive_login``) for FastAPI."""
+    converted = StarletteResponse(content=response.body, status_code=response.status)
+    for name, value in response.headers:
+        converted.headers.append(name, value)
+    for _, cookie in response.cookies:
+        converted.headers.append("set-cookie", cookie)
+    return converted
 
 
 class NotAuthenticated(HTTPException):

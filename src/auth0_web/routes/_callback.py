@@ -241,5 +241,6 @@ async def _finish_error(
     if txn is not None:
         base = rt.base_url(request)
         rt.transactions.delete(response, txn.state, rt.transaction_cookie_options(base))
-    response.headers.append(("cache-control", "no-store"))
+    if not any(name == "cache-control" for name, _ in response.headers):
+        response.headers.append(("cache-control", "no-store"))
     return response

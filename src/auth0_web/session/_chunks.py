@@ -21,19 +21,20 @@ MAX_CHUNKS = 20
 
 
 def chunk_indices(name: str, cookies: Mapping[str, str]) -> list[int]:
-    """Indices of the ``<name>__<n>`` cookies present (canonical decimal ``n`` only)."""
+    """Indices of the ``<name>__<digits>`` cookies present.
+
+    A suffix of digits that is not a small canonical number (``01``, ``999999999``) is
+    returned as ``-1``: it is not a chunk we wrote, and its presence makes the set invalid.
+    """
     prefix = name + "__"
     found: list[int] = []
     for key in cookies:
         if key.startswith(prefix):
             digits = key[len(prefix) :]
-            if (
-                digits.isascii()
-                and digits.isdigit()
-                and len(digits) <= 3
-                and (digits == "0" or not digits.startswith("0"))
-            ):
-                found.append(int(digits))
+            if not (digits.isascii() and digits.isdigit()):
+                continue
+            canonical = len(digits) <= 3 and (digits == "0" or not digits.startswith("0"))
+            found.append(int(digits) if canonical else -1)
     return found
 
 
@@ -59,7 +60,7 @@ def write_chunked(
     request_cookies: Mapping[str, str],
 ) -> None:
     """Write ``value`` under ``name`` and delete whatever stale form the browser holds."""
-    existing = set(chunk_indices(name, request_cookies))
+    existing = {i for i in chunk_indices(name, request_cookies) if i >= 0}
     if len(value) <= MAX_CHUNK_SIZE:
         response.set_cookie(name, value, options, max_age)
         for index in sorted(existing):
@@ -81,5 +82,5 @@ def delete_chunked(
 ) -> None:
     """Delete ``name`` and all its chunks that the request carries (``name`` always)."""
     response.delete_cookie(name, options)
-    for index in sorted(chunk_indices(name, request_cookies)):
+    for index in sorted(i for i in chunk_indices(name, request_cookies) if i >= 0):
         response.delete_cookie(f"{name}__{index}", options)

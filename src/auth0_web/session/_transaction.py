@@ -23,14 +23,14 @@ __all__ = ["TransactionState", "TransactionStore", "is_valid_state"]
 MAX_TXN_BYTES = 3500
 #: What a ``state`` we issued looks like (43 base64url characters); anything else is
 #: refused before a cookie name is built from it.
-_STATE_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+_STATE_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 #: Transaction fields copied from request parameters are clamped to this many bytes.
 MAX_FIELD_BYTES = 2048
 MAX_DELETIONS = 64
 
 
 def is_valid_state(state: str) -> bool:
-    return bool(_STATE_RE.match(state))
+    return _STATE_RE.fullmatch(state) is not None
 
 
 def _clamp(value: str | None) -> str | None:
