@@ -32,11 +32,11 @@ def make_client(op: Any, *, client_id: str, client_secret: str, **options: Any) 
     """An ``Auth0Client`` pointed at a local OP (``op.issuer`` is ``http://localhost:N/``)."""
     options.setdefault("secret", SECRET)
     options.setdefault("app_base_url", APP_BASE)
+    options.setdefault("allow_insecure_requests", True)
     return Auth0Client(
         domain=op.issuer.rstrip("/"),
         client_id=client_id,
         client_secret=client_secret,
-        allow_insecure_requests=True,
         **options,
     )
 
