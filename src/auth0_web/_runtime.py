@@ -116,8 +116,8 @@ class Runtime:
         """Apply ``before_session_saved`` (or the default claim filter); keep ``internal``."""
         hook = self.config.before_session_saved
         if hook is None:
-            session.user = filter_default_id_token_claims(session.user)
-            return session
+            # A new object: the session ``on_callback`` received keeps every claim.
+            return replace(session, user=filter_default_id_token_claims(session.user))
         # A copy, so a hook that mutates ``session.internal`` in place changes nothing.
         internal = replace(session.internal, extra=dict(session.internal.extra))
         updated = await maybe_await(hook(session, id_token))
