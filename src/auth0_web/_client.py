@@ -164,8 +164,30 @@ class Auth0Client:
         if state.deleted:
             return None
         if not state.loaded:
-            state.set_session(self._rt.read_session(state.request))
+            found = self._rt.sessions.read_with_plaintext(state.request.cookies, self._rt.clock())
+            if found is None:
+                state.set_session(None)
+            else:
+                state.set_session(found[0])
+                state.plaintext = found[1]
         return state.cached_session()
+
+    def _stored_session(self, state: RequestState) -> SessionData | None:
+        """The session to write for this request, with ``internal`` as the cookie holds it.
+
+        The app may have mutated any object it was given (including a pending update), so
+        ``internal`` is rebuilt from the decrypted cookie every time.
+        """
+        if self._session_for_state(state) is None and state.pending is None:
+            return None
+        if state.plaintext is None:
+            return state.pending
+        stored = self._rt.sessions.from_plaintext(state.plaintext, self._rt.clock())
+        if stored is None:
+            return None
+        if state.pending is None:
+            return stored
+        return replace(state.pending, internal=stored.internal)
 
     async def get_session(self, request: object | None = None) -> SessionData | None:
         """The session of the current (or given) request, or ``None``; never rolls it."""
@@ -188,11 +210,11 @@ class Auth0Client:
         if not isinstance(session, SessionData):
             raise TypeError("session must be a SessionData")
         state, core = self._state_for(request)
-        existing = (
-            self._session_for_state(state) if state is not None else (self._rt.read_session(core))
-        )
+        existing = self._stored_session(state) if state is not None else self._rt.read_session(core)
         if existing is None:
             raise MissingSessionError("The user is not authenticated.")
+        # ``internal`` always comes from the stored session: changes the app made to the
+        # object it holds, in place or by assignment, are discarded.
         updated = replace(session, internal=existing.internal)
         if response is not None:
             self._write_session(response, core, updated)

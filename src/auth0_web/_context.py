@@ -58,12 +58,22 @@ def request_from_scope(scope: dict[str, Any], body: bytes = b"") -> Request:
 class RequestState:
     """What the SDK knows about the request being served."""
 
-    __slots__ = ("_request", "_session", "deleted", "pending", "response_started", "scope")
+    __slots__ = (
+        "_request",
+        "_session",
+        "deleted",
+        "pending",
+        "plaintext",
+        "response_started",
+        "scope",
+    )
 
     def __init__(self, scope: dict[str, Any]) -> None:
         self.scope = scope
         self._request: Request | None = None
         self._session: SessionData | None = _UNSET
+        #: The decrypted cookie the session came from: the source of untouched copies.
+        self.plaintext: bytes | None = None
         #: A session to write on the way out (``update_session``, a refresh).
         self.pending: SessionData | None = None
         self.deleted = False

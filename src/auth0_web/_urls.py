@@ -67,9 +67,40 @@ def _browser_clean(value: str) -> str | None:
     return value.replace("\\", "/")
 
 
+_SINGLE_DOT = frozenset({".", "%2e"})
+_DOUBLE_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, with ``%2e`` counted as ``.`` as browsers count it.
+
+    Without this, ``/..//evil.example`` would keep one leading slash here and still
+    become ``//evil.example`` once a browser resolves the dot segment.
+    """
+    segments = path.split("/")
+    if not any(seg.lower() in _SINGLE_DOT or seg.lower() in _DOUBLE_DOT for seg in segments):
+        return path
+    output: list[str] = []
+    for index, segment in enumerate(segments[1:], start=1):
+        lowered = segment.lower()
+        last = index == len(segments) - 1
+        if lowered in _DOUBLE_DOT:
+            if output:
+                output.pop()
+            if last:
+                output.append("")
+        elif lowered in _SINGLE_DOT:
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/" + "/".join(output)
+
+
 def _normalize_path(path: str) -> str:
-    """Collapse any leading run of slashes to one, so the path can never be an authority."""
-    return "/" + path.lstrip("/")
+    """Resolve dot segments, then collapse any leading run of slashes to one, so the path
+    can never be read as an authority."""
+    return "/" + _remove_dot_segments("/" + path.lstrip("/")).lstrip("/")
 
 
 def safe_return_to(value: str | None, base: AppBaseUrl) -> str | None:

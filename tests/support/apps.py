@@ -134,6 +134,8 @@ class Browser:
                 self.cookies[name] = value
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        # Only ``self.cookies`` is the browser's jar; httpx's own jar must never add to it.
+        self.client.cookies.clear()
         if url.startswith(self.base_url):
             url = url[len(self.base_url) :] or "/"
         headers = dict(kwargs.pop("headers", {}) or {})

@@ -22,12 +22,17 @@ VALID: dict[str, Any] = {
 }
 
 
-def response(body: bytes | str | dict[str, Any], status: int = 200) -> HttpResponse:
+def response(
+    body: bytes | str | dict[str, Any],
+    status: int = 200,
+    content_type: str = "application/json; charset=utf-8",
+) -> HttpResponse:
     if isinstance(body, dict):
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode("utf-8")
-    return HttpResponse(status=status, headers=httpx.Headers(), body=body)
+    headers = httpx.Headers({"content-type": content_type} if content_type else {})
+    return HttpResponse(status=status, headers=headers, body=body)
 
 
 def parse(body: bytes | str | dict[str, Any], status: int = 200, *, require_id: bool = True):
@@ -272,3 +277,17 @@ def test_non_string_error_description_is_dropped() -> None:
 def test_error_status_without_string_error_is_a_token_response_error(body: object) -> None:
     with pytest.raises(TokenResponseError):
         parse(body, status=400)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/plain", "", "application/jsonx"])
+def test_success_body_must_be_declared_json(content_type: str) -> None:
+    with pytest.raises(TokenResponseError):
+        parse_token_response(response(VALID, content_type=content_type), require_id_token=False)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "APPLICATION/JSON; charset=UTF-8"])
+def test_json_media_type_is_case_insensitive(content_type: str) -> None:
+    parsed = parse_token_response(
+        response(VALID, content_type=content_type), require_id_token=False
+    )
+    assert parsed.access_token == VALID["access_token"]

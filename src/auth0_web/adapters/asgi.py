@@ -80,7 +80,7 @@ class Auth0Middleware:
     def _session_headers(self, state: RequestState) -> list[tuple[bytes, bytes]]:
         """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
         rt = self.rt
-        session = state.pending
+        session = self.client._stored_session(state) if state.pending is not None else None
         if session is None and not state.deleted:
             if not rt.config.session.rolling:
                 return []
@@ -89,7 +89,9 @@ class Auth0Middleware:
                 k.startswith(rt.sessions.name + "__") for k in request.cookies
             ):
                 return []
-            session = self.client._session_for_state(state)
+            # Roll what the cookie holds, not the object the app may have mutated without
+            # calling update_session().
+            session = self.client._stored_session(state)
             if session is None:
                 return []
         try:

@@ -182,6 +182,9 @@ class JwksCache:
         self._keys: dict[str | None, list[PublicKey]] | None = None
         self._uri: str | None = None
         self._fetched_at = 0.0
+        #: When an unknown ``kid`` last forced a refetch (the cooldown is measured from it,
+        #: so the first unknown ``kid`` after a routine fetch always refetches).
+        self._refetched_at = -JWKS_REFETCH_COOLDOWN
         self._flight = _SingleFlight()
 
     async def _load(self, uri: str) -> dict[str | None, list[PublicKey]]:
@@ -204,8 +207,9 @@ class JwksCache:
         found = _select(keys, kid)
         if found:
             return found
-        if time.monotonic() - self._fetched_at < JWKS_REFETCH_COOLDOWN:
+        if time.monotonic() - self._refetched_at < JWKS_REFETCH_COOLDOWN:
             return []
+        self._refetched_at = time.monotonic()
         keys = await self._flight.run(uri, lambda: self._load(uri))
         return _select(keys, kid)
 

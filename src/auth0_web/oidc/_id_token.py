@@ -82,7 +82,13 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A usable NumericDate: finite, non-negative, before the year 5138 (``10**30`` is not)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < 1e11
+    )
 
 
 def _verify_signature(token: str, header: dict[str, Any], keys: list[PublicKey], alg: str) -> None:

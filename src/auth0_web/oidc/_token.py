@@ -85,6 +85,13 @@ def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 def parse_token_response(response: HttpResponse, *, require_id_token: bool) -> TokenResponse:
     """Validate a token endpoint answer; raise :class:`OAuth2Error` for an error answer."""
     body = response.json_object()
@@ -95,6 +102,8 @@ def parse_token_response(response: HttpResponse, *, require_id_token: bool) -> T
         raise TokenResponseError(f"unexpected status {response.status}")
     if body is None:
         raise TokenResponseError("body is not a JSON object")
+    if not _is_json_media_type(response.headers.get("content-type", "")):
+        raise TokenResponseError("response is not application/json")
     if "error" in body:
         raise TokenResponseError("error member in a successful response")
     access_token = body.get("access_token")

@@ -132,6 +132,11 @@ class CookieCodec:
         malformed input, a missing or non-numeric ``exp`` and expiry; the caller treats all
         of them as "no cookie", never as an error.
         """
+        plaintext = self.open(value)
+        return None if plaintext is None else self.claims(plaintext, now=now)
+
+    def open(self, value: str) -> bytes | None:
+        """The authenticated plaintext of a JWE made with one of our secrets, or ``None``."""
         if not value or len(value) > MAX_JWE_LENGTH:
             return None
         parts = value.split(".")
@@ -149,15 +154,15 @@ class CookieCodec:
             return None
         sealed = ciphertext + tag
         aad = header.encode("ascii")
-        plaintext: bytes | None = None
         for aead in self._aesgcm_decrypt:
             try:
-                plaintext = aead.decrypt(iv, sealed, aad)
-                break
+                return aead.decrypt(iv, sealed, aad)
             except InvalidTag:
                 continue
-        if plaintext is None:
-            return None
+        return None
+
+    def claims(self, plaintext: bytes, *, now: float) -> dict[str, Any] | None:
+        """Parse an opened payload; ``None`` unless it is an object with a live ``exp``."""
         try:
             claims = loads_strict(plaintext)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError

@@ -42,10 +42,28 @@ class StatelessSessionStore:
         self.name = config.cookie.name
 
     def read(self, cookies: Mapping[str, str], now: float) -> SessionData | None:
+        found = self.read_with_plaintext(cookies, now)
+        return None if found is None else found[0]
+
+    def read_with_plaintext(
+        self, cookies: Mapping[str, str], now: float
+    ) -> tuple[SessionData, bytes] | None:
+        """The live session and the decrypted bytes it came from.
+
+        The bytes let a caller rebuild an untouched copy later (for a rolling re-write, or
+        to restore ``internal``) however the application mutated the object it was given.
+        """
         value = read_chunked(self.name, cookies)
         if value is None:
             return None
-        payload = self.codec.decrypt(value, now=now)
+        plaintext = self.codec.open(value)
+        if plaintext is None:
+            return None
+        session = self.from_plaintext(plaintext, now)
+        return None if session is None else (session, plaintext)
+
+    def from_plaintext(self, plaintext: bytes, now: float) -> SessionData | None:
+        payload = self.codec.claims(plaintext, now=now)
         if payload is None:
             return None
         try:

@@ -151,8 +151,8 @@ class TransactionStore:
             return int(stamp) if sep and stamp.isdigit() and len(stamp) <= 12 else 0
 
         to_free = total - MAX_TXN_BYTES + 1
-        for name, value in sorted(others, key=created):
-            if to_free <= 0:
+        for deleted, (name, value) in enumerate(sorted(others, key=created)):
+            if to_free <= 0 or deleted >= MAX_DELETIONS:
                 break
             response.delete_cookie(name, options)
             to_free -= len(name) + len(value) + 1
