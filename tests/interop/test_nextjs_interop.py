@@ -11,6 +11,7 @@ Needs Node.js and npm: without them these tests fail rather than skip.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fcntl
 import json
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -374,3 +376,65 @@ def test_tampered_cookie_is_rejected_by_nextjs(node: NodeRunner) -> None:
     flipped = ("A" if ciphertext[0] != "A" else "B") + ciphertext[1:]
     tampered = ".".join((header, key, iv, flipped, tag))
     assert node_read(node, {SESSION_COOKIE: tampered}) is None
+
+
+# --------------------------------------------------------------------------- through the SDK
+
+
+def _sdk_client(secret: str = SECRET) -> Any:
+    from auth0_web import Auth0Client
+
+    # No provider call is made by /auth/profile or get_session(): the domain is nominal.
+    return Auth0Client(
+        domain="tenant.example.com",
+        client_id="interop-client",
+        client_secret="interop-client-secret",
+        secret=secret,
+        app_base_url="http://127.0.0.1:3000",
+    )
+
+
+def _profile(cookies: dict[str, str], secret: str = SECRET) -> httpx.Response:
+    from tests.support.apps import make_app
+
+    app = make_app(_sdk_client(secret))
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3000") as c:
+            header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            return await c.get("/auth/profile", headers={"cookie": header})
+
+    return asyncio.run(call())
+
+
+@pytest.mark.parametrize("extra_claims", [0, 150], ids=["small", "chunked"])
+def test_nextjs_session_is_served_by_the_sdk(node: NodeRunner, extra_claims: int) -> None:
+    session = make_session(extra_claims=extra_claims)
+    cookies = node_encrypt(node, session)["cookies"]
+    response = _profile(cookies)
+    assert response.status_code == 200
+    assert response.json() == session["user"]
+    assert _profile(cookies, secret="another-secret-0123456789abcdef0123").status_code == 401
+
+
+@pytest.mark.parametrize("extra_claims", [0, 150], ids=["small", "chunked"])
+def test_sdk_session_cookies_are_read_by_nextjs(node: NodeRunner, extra_claims: int) -> None:
+    from auth0_web import SessionData
+    from auth0_web._http import Response, parse_cookie_header
+
+    client = _sdk_client()
+    session = SessionData.from_dict(make_session(extra_claims=extra_claims))
+    response = Response()
+    client._rt.sessions.write(
+        response,
+        session,
+        {},
+        int(time.time()),
+        client._rt.session_cookie_options(client.config.app_base_urls[0]),
+    )
+    cookies = parse_cookie_header("; ".join(v.split(";", 1)[0] for _, v in response.cookies))
+    assert (len(cookies) > 1) == bool(extra_claims)
+    read = node_read(node, cookies)
+    assert read is not None
+    assert without_exp(read) == session.to_dict()
