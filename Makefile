@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean install node
+.PHONY: demo test lint typecheck unit bench clean install node browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ node:
 	cd tests/op && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
 	cd tests/interop && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
 
+# Debian's Chromium for the browser test (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 lint: install
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
@@ -27,11 +32,10 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: install node lint typecheck
+test: install node browser lint typecheck
 	$(PY) -m pytest -q
 
 demo: install
-	cd tests/op && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
 	$(PY) examples/demo.py
 
 bench: install

@@ -1,14 +1,14 @@
 """auth0-web demo: a FastAPI app with login, a profile page, a protected API and logout.
 
-Run it with ``make demo`` and open http://127.0.0.1:3000.
+Run it with ``make demo`` (or ``auth0-web demo``) and open http://127.0.0.1:3000.
 
-With no ``AUTH0_DOMAIN`` in the environment it starts a local OpenID provider on
-``localhost`` (the test suite's ``oidc-provider``, set up like an Auth0 tenant) with two test
-users, so it works with no Auth0 tenant and no account. To use your own tenant instead,
-set ``AUTH0_DOMAIN``, ``AUTH0_CLIENT_ID``, ``AUTH0_CLIENT_SECRET``, ``AUTH0_SECRET`` and
-``APP_BASE_URL=http://127.0.0.1:3000`` (and add ``http://127.0.0.1:3000/auth/callback`` to
-the application's Allowed Callback URLs and ``http://127.0.0.1:3000/`` to its Allowed
-Logout URLs).
+With no ``AUTH0_DOMAIN`` in the environment it starts auth0-web's development identity
+provider (``auth0_web.dev``, a local stand-in for an Auth0 tenant) with two test users, so it
+works with no Auth0 tenant and no network. To use your own tenant instead, set
+``AUTH0_DOMAIN``, ``AUTH0_CLIENT_ID``, ``AUTH0_CLIENT_SECRET``, ``AUTH0_SECRET`` and
+``APP_BASE_URL=http://127.0.0.1:3000``, and in the Auth0 dashboard add
+``http://127.0.0.1:3000/auth/callback`` to the application's Allowed Callback URLs and
+``http://127.0.0.1:3000/`` to its Allowed Logout URLs.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import contextlib
 import html
 import os
 import secrets
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -39,22 +37,24 @@ BASE_URL = f"http://127.0.0.1:{PORT}"
 
 @contextlib.contextmanager
 def identity_provider() -> Iterator[dict[str, Any]]:
-    """Your Auth0 tenant when AUTH0_DOMAIN is set, else a local provider for the demo."""
+    """Your Auth0 tenant when AUTH0_DOMAIN is set, else a local development provider."""
     if os.environ.get("AUTH0_DOMAIN"):
         yield {}
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.support.oidc_provider import OidcProvider
-    from tests.support.op_fixtures import ALICE, BOB, make_client
+    from auth0_web.dev import DEFAULT_USERS, DevClient, DevProvider
 
-    client_secret = secrets.token_hex(16)
-    clients = [make_client("demo-app", client_secret, "client_secret_post")]
-    with OidcProvider(clients=clients, users=[ALICE, BOB]) as provider:
-        print(f"Local identity provider: {provider.issuer} (users: alice, bob)")
+    client = DevClient(
+        client_id="demo-app",
+        client_secret=secrets.token_hex(16),
+        redirect_uris=[f"{BASE_URL}/auth/callback"],  # like "Allowed Callback URLs"
+        logout_urls=[f"{BASE_URL}/"],  # like "Allowed Logout URLs"
+    )
+    with DevProvider(clients=[client], users=DEFAULT_USERS) as provider:
+        print(f"Development identity provider: {provider.issuer}")
         yield {
             "domain": provider.domain,
-            "client_id": "demo-app",
-            "client_secret": client_secret,
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
             "secret": secrets.token_hex(32),
             "app_base_url": BASE_URL,
             "allow_insecure_requests": True,  # the local provider speaks http
