@@ -8,6 +8,7 @@
     app = auth0.middleware(app)  # mounts /auth/login, /auth/callback, /auth/logout, /auth/profile
 """
 
+from ._access_tokens import AccessToken
 from ._client import Auth0Client, MissingSessionError
 from ._config import CookieConfig, Routes, SessionConfig, TransactionCookieConfig
 from ._errors import (
@@ -22,9 +23,11 @@ from ._errors import (
     InvalidConfigurationError,
     InvalidRequestError,
     InvalidStateError,
+    MfaRequiredError,
     MissingStateError,
     OAuth2Error,
 )
+from ._fetcher import Fetcher
 from ._http import CookieOptions, Request, Response
 from ._runtime import DEFAULT_ID_TOKEN_CLAIMS, filter_default_id_token_claims
 from ._version import __version__
@@ -34,6 +37,7 @@ from .session import AccessTokenSet, SessionData, SessionInternal, TokenSet
 
 __all__ = [
     "DEFAULT_ID_TOKEN_CLAIMS",
+    "AccessToken",
     "AccessTokenError",
     "AccessTokenSet",
     "Auth0Client",
@@ -47,10 +51,12 @@ __all__ = [
     "CookieOptions",
     "DiscoveryError",
     "DomainValidationError",
+    "Fetcher",
     "HttpError",
     "InvalidConfigurationError",
     "InvalidRequestError",
     "InvalidStateError",
+    "MfaRequiredError",
     "MissingSessionError",
     "MissingStateError",
     "OAuth2Error",

@@ -7,11 +7,13 @@ the protocol in :mod:`auth0_web.oidc`, framework glue in :mod:`auth0_web.adapter
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ._access_tokens import AccessToken
 from ._config import (
     BeforeSessionSaved,
     Config,
@@ -22,14 +24,20 @@ from ._config import (
     build_config,
 )
 from ._context import RequestState, current_state, request_from_scope
-from ._errors import Auth0Error
+from ._errors import AccessTokenError, Auth0Error, InvalidConfigurationError
+from ._fetcher import Fetcher, TokenFactory
 from ._http import Request, Response
+from ._refresh import get_access_token
 from ._runtime import Runtime
 from .routes import Router, start_interactive_login
 from .session._model import SessionData
 
 if TYPE_CHECKING:
+    import httpx
+
     from .adapters.asgi import Auth0Middleware
+
+logger = logging.getLogger("auth0_web")
 
 __all__ = ["Auth0Client", "MissingSessionError"]
 
@@ -246,6 +254,98 @@ class Auth0Client:
             append("set-cookie", value)
         for name, value in core.headers:
             headers[name] = value  # type: ignore[index]
+
+    # -- access tokens ----------------------------------------------------------------------
+
+    async def get_access_token(
+        self,
+        request: object | None = None,
+        response: object | None = None,
+        *,
+        refresh: bool = False,
+        scope: str | None = None,
+        audience: str | None = None,
+        merge_scopes: bool = True,
+    ) -> AccessToken:
+        """The session's access token for ``audience``/``scope``, refreshed when needed.
+
+        Refreshes when the token has expired, is within ``token_refresh_buffer`` seconds of
+        expiring, or ``refresh=True``. The refreshed session (and a rotated refresh token) is
+        persisted: inside the middleware on the way out, else to ``response``. Raises
+        :class:`AccessTokenError` (``missing_session``, ``missing_refresh_token``,
+        ``failed_to_refresh_token``, ``session_expired``) or :class:`MfaRequiredError`.
+        """
+        state, core = self._state_for(request)
+        session = (
+            self._session_for_state(state) if state is not None else (self._rt.read_session(core))
+        )
+        if session is None:
+            raise AccessTokenError(
+                AccessTokenError.MISSING_SESSION, "The user does not have an active session."
+            )
+        token, updated = await get_access_token(
+            self._rt, session, refresh=refresh, scope=scope, audience=audience, merge=merge_scopes
+        )
+        if updated is not None:
+            self._persist(state, core, updated, response)
+        return token
+
+    def _persist(
+        self,
+        state: RequestState | None,
+        request: Request,
+        session: SessionData,
+        response: object | None,
+    ) -> None:
+        if response is not None:
+            if state is not None:
+                stored = self._stored_session(state)
+                if stored is not None:
+                    session = replace(session, internal=stored.internal)
+            self._write_session(response, request, session)
+        elif state is not None and not state.response_started:
+            state.pending = session
+            state.set_session(session)
+        else:
+            logger.warning(
+                "a refreshed token set could not be saved (no response to write to): pass "
+                "response= to get_access_token(), or call it inside auth0.middleware()"
+            )
+
+    async def create_fetcher(
+        self,
+        request: object | None = None,
+        response: object | None = None,
+        *,
+        base_url: str | None = None,
+        use_dpop: bool | None = None,
+        get_access_token: TokenFactory | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> Fetcher:
+        """An HTTP client for your APIs that sends the user's access token.
+
+        ``fetch_with_auth(url, method, *, audience=None, scope=None, refresh=False, ...)``
+        gets the token from :meth:`get_access_token` (refreshing and persisting as it does)
+        or from ``get_access_token`` (your own factory), and resolves relative URLs against
+        ``base_url``. Requires a session (``AccessTokenError`` ``missing_session``).
+        """
+        if use_dpop:
+            raise InvalidConfigurationError(
+                "use_dpop=True needs DPoP configured on the Auth0Client (not available yet)."
+            )
+        if get_access_token is None:
+            if await self.get_session(request) is None:
+                raise AccessTokenError(
+                    AccessTokenError.MISSING_SESSION, "The user does not have an active session."
+                )
+
+            async def default_factory(**options: Any) -> AccessToken:
+                return await self.get_access_token(request, response, **options)
+
+            factory: TokenFactory = default_factory
+        else:
+            factory = get_access_token
+        return Fetcher(factory, base_url=base_url, client=client, timeout=self.config.http_timeout)
 
     # -- login ------------------------------------------------------------------------------
 

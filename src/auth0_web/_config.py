@@ -117,6 +117,8 @@ class Config:
     app_base_urls: tuple[AppBaseUrl, ...]  # empty: infer from each request
     sign_in_return_to_path: str
     authorization_parameters: Mapping[str, str]
+    #: Scopes by audience ("" = no audience) when ``scope`` was configured as a map.
+    scope_map: Mapping[str, str]
     session: SessionConfig
     transaction_cookie: TransactionCookieConfig
     enable_parallel_transactions: bool
@@ -135,6 +137,16 @@ class Config:
     before_session_saved: BeforeSessionSaved | None
     on_callback: OnCallback | None
     discovery_ttl: int
+
+    @property
+    def audience(self) -> str | None:
+        """The default audience (``authorization_parameters['audience']``), if any."""
+        return self.authorization_parameters.get("audience") or None
+
+    def scope_for(self, audience: str | None) -> str:
+        """The configured scope for ``audience`` (the default scope when not mapped)."""
+        mapped = self.scope_map.get(audience or "")
+        return mapped if mapped is not None else self.authorization_parameters["scope"]
 
     def __repr__(self) -> str:
         return (
@@ -379,13 +391,33 @@ def build_config(
         problems.append("sign_in_return_to_path: must be a path starting with a single '/'")
 
     auth_params: dict[str, str] = {"scope": DEFAULT_SCOPE}
+    scope_map: dict[str, str] = {}
     for key, value in (authorization_parameters or {}).items():
         if value is None:
             continue
-        if not isinstance(value, str | int):
+        if key == "scope" and isinstance(value, Mapping):
+            # Per-audience scopes (multi-resource refresh tokens): {audience: scope}.
+            for audience_key, audience_scope in value.items():
+                if not isinstance(audience_key, str) or not isinstance(audience_scope, str):
+                    problems.append(
+                        "authorization_parameters['scope']: a scope map must map "
+                        "audience strings to scope strings"
+                    )
+                    continue
+                scope_map[audience_key] = audience_scope
+            continue
+        if not isinstance(value, str | int) or isinstance(value, bool):
             problems.append(f"authorization_parameters[{key!r}]: must be a string")
             continue
         auth_params[str(key)] = str(value)
+    default_audience = auth_params.get("audience", "")
+    if scope_map:
+        if not default_audience:
+            problems.append(
+                "authorization_parameters['scope']: a scope map needs "
+                "authorization_parameters['audience'] (the default audience)"
+            )
+        auth_params["scope"] = scope_map.setdefault(default_audience, DEFAULT_SCOPE)
     if "openid" not in auth_params["scope"].split():
         problems.append("authorization_parameters['scope']: must include 'openid'")
     if "max_age" in auth_params and not auth_params["max_age"].isdigit():
@@ -488,6 +520,7 @@ def build_config(
         app_base_urls=tuple(bases),
         sign_in_return_to_path=sign_in_return_to_path,
         authorization_parameters=auth_params,
+        scope_map=scope_map,
         session=session_cfg,
         transaction_cookie=txn_cfg,
         enable_parallel_transactions=enable_parallel_transactions,

@@ -9,6 +9,9 @@ which callers must escape before rendering).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class Auth0Error(Exception):
     """Base class of every error raised by auth0-web."""
@@ -39,10 +42,14 @@ class OAuth2Error(Auth0Error):
 
     default_message = "An error occurred while interacting with the authorization server."
 
-    def __init__(self, code: str, description: str | None = None) -> None:
+    def __init__(
+        self, code: str, description: str | None = None, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(self.default_message)
         self.code = _sanitize_error_code(code)
         self.description = description[:512] if description else None
+        #: The rest of the error response (e.g. ``mfa_token``); may hold secrets: never log it.
+        self.extra: dict[str, Any] = dict(extra or {})
 
 
 def _sanitize_error_code(value: str) -> str:
@@ -132,6 +139,36 @@ class AccessTokenError(Auth0Error):
     def __init__(self, code: str, message: str, *, cause: BaseException | None = None) -> None:
         super().__init__(message, cause=cause)
         self.code = code
+
+
+class MfaRequiredError(Auth0Error):
+    """The authorization server requires multi-factor authentication for this token.
+
+    ``mfa_token`` is the server's MFA token encrypted with the app's secret (opaque to the
+    browser, usable only by this app for ``mfa_token_ttl`` seconds); ``mfa_requirements`` is
+    what the server said may satisfy it.
+    """
+
+    code = "mfa_required"
+    status = 403
+    default_message = "Multi-factor authentication is required."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        mfa_token: str = "",
+        mfa_requirements: object = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause)
+        self.mfa_token = mfa_token
+        self.mfa_requirements = mfa_requirements
+
+    def __repr__(self) -> str:
+        return (
+            f"MfaRequiredError(code='mfa_required', mfa_token={'***' if self.mfa_token else ''!r})"
+        )
 
 
 class HttpError(Auth0Error):

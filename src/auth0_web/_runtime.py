@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from ._coalescing import RefreshCoalescer
 from ._config import AppBaseUrl, Config
 from ._http import CookieOptions, Request
 from ._urls import resolve_app_base_url
@@ -74,6 +75,7 @@ class Runtime:
             ttl=config.discovery_ttl,
         )
         self.jwks = JwksCache(self.http, ttl=config.discovery_ttl)
+        self.refreshes = RefreshCoalescer()
         self.client_auth = ClientAuth(
             config.client_id, config.client_secret, config.token_endpoint_auth_method
         )

@@ -23,6 +23,7 @@ __all__ = [
     "TokenResponseError",
     "authorization_code_grant",
     "parse_token_response",
+    "refresh_token_grant",
 ]
 
 
@@ -98,7 +99,9 @@ def parse_token_response(response: HttpResponse, *, require_id_token: bool) -> T
     if response.status != 200:
         if body is not None and isinstance(body.get("error"), str):
             description = body.get("error_description")
-            raise OAuth2Error(body["error"], description if isinstance(description, str) else None)
+            raise OAuth2Error(
+                body["error"], description if isinstance(description, str) else None, extra=body
+            )
         raise TokenResponseError(f"unexpected status {response.status}")
     if body is None:
         raise TokenResponseError("body is not a JSON object")
@@ -156,6 +159,26 @@ async def authorization_code_grant(
     headers = auth.apply(form)
     response = await http.post_form(token_endpoint, form, headers)
     return parse_token_response(response, require_id_token=True)
+
+
+async def refresh_token_grant(
+    http: HttpClient,
+    token_endpoint: str,
+    auth: ClientAuth,
+    *,
+    refresh_token: str,
+    scope: str | None = None,
+    audience: str | None = None,
+) -> TokenResponse:
+    """RFC 6749 section 6, with Auth0's ``audience`` for multi-resource refresh tokens."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    if scope:
+        form["scope"] = scope
+    if audience:
+        form["audience"] = audience
+    headers = auth.apply(form)
+    response = await http.post_form(token_endpoint, form, headers)
+    return parse_token_response(response, require_id_token=False)
 
 
 async def revoke_token(

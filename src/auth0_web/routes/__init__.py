@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from .._errors import Auth0Error, InvalidConfigurationError
 from .._http import QueryError, Request, Response
 from .._runtime import Runtime
+from ._access_token import handle_access_token
 from ._callback import CallbackContext, handle_callback
 from ._login import handle_login, start_interactive_login
 from ._logout import handle_logout
@@ -40,6 +41,8 @@ class Router:
             ("GET", routes.callback): handle_callback,
             ("GET", routes.profile): handle_profile,
         }
+        if rt.config.enable_access_token_endpoint:
+            self._table[("GET", routes.access_token)] = handle_access_token
         self.paths = frozenset(path for _, path in self._table)
 
     def match(self, method: str, path: str) -> Handler | None:

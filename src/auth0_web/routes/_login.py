@@ -63,6 +63,8 @@ async def handle_login(rt: Runtime, request: Request) -> Response:
 def _merge_parameters(rt: Runtime, request_params: Mapping[str, str]) -> dict[str, str]:
     merged = dict(rt.config.authorization_parameters)
     merged.update(request_params)  # request values win, key by key; scope is replaced
+    if "scope" not in request_params:
+        merged["scope"] = rt.config.scope_for(merged.get("audience"))
     return {k: v for k, v in merged.items() if k not in RESERVED_PARAMETERS}
 
 

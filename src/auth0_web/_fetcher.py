@@ -1,0 +1,97 @@
+"""``create_fetcher``: an HTTP client for your APIs that adds the user's access token.
+
+Tokens come from :meth:`Auth0Client.get_access_token` (so they refresh themselves, and a
+refresh is persisted exactly as there: on the way out inside the middleware, or to the
+response you pass), or from your own factory.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from ._access_tokens import AccessToken
+
+__all__ = ["Fetcher", "TokenFactory"]
+
+#: Returns a token string or an :class:`AccessToken`, sync or async; receives the options
+#: given to ``fetch_with_auth`` (``audience``, ``scope``, ``refresh``).
+TokenFactory = Callable[..., "str | AccessToken | Awaitable[str | AccessToken]"]
+
+
+class Fetcher:
+    """Sends requests with ``Authorization: <type> <token>``; use as an async context manager
+    (or call :meth:`aclose`) unless you passed your own ``client``."""
+
+    def __init__(
+        self,
+        get_token: TokenFactory,
+        *,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._get_token = get_token
+        self.base_url = base_url
+        self._client = client
+        self._owns_client = client is None
+        self._timeout = timeout
+
+    def resolve(self, url: str) -> str:
+        """Absolute URLs as given; relative ones joined to ``base_url`` with one slash."""
+        if url.startswith(("https://", "http://")):
+            return url
+        if not self.base_url:
+            raise ValueError(f"{url!r} is relative and the fetcher has no base_url")
+        return self.base_url.rstrip("/") + "/" + url.lstrip("/")
+
+    async def _token(self, options: Mapping[str, Any]) -> tuple[str, str]:
+        value = self._get_token(**options)
+        if inspect.isawaitable(value):
+            value = await value
+        if isinstance(value, AccessToken):
+            return value.token, value.token_type or "Bearer"
+        if isinstance(value, str) and value:
+            return value, "Bearer"
+        raise TypeError("the access token factory must return a token string or an AccessToken")
+
+    async def fetch_with_auth(
+        self,
+        url: str,
+        method: str = "GET",
+        *,
+        audience: str | None = None,
+        scope: str | None = None,
+        refresh: bool = False,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send ``method url`` with the access token; other keyword arguments go to httpx."""
+        options: dict[str, Any] = {}
+        if audience is not None:
+            options["audience"] = audience
+        if scope is not None:
+            options["scope"] = scope
+        if refresh:
+            options["refresh"] = True
+        token, token_type = await self._token(options)
+        all_headers = dict(headers or {})
+        scheme = "DPoP" if token_type.lower() == "dpop" else "Bearer"
+        all_headers["Authorization"] = f"{scheme} {token}"
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        return await self._client.request(method, self.resolve(url), headers=all_headers, **kwargs)
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,186 @@
+"""Getting an access token, refreshing it when needed (one refresh per session at a time,
+see :mod:`auth0_web._coalescing`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from ._access_tokens import AccessToken, apply_refresh, merge_scopes, select_candidate
+from ._coalescing import RefreshCoalescer, RefreshResult
+from ._errors import AccessTokenError, HttpError, MfaRequiredError, OAuth2Error
+from ._runtime import Runtime
+from .oidc._id_token import IdTokenError, IdTokenValidation, validate_id_token
+from .oidc._token import TokenResponseError, refresh_token_grant
+from .session._model import SessionData
+from .session._stateless import SESSION_CEILING_LEEWAY
+
+__all__ = ["get_access_token"]
+
+logger = logging.getLogger("auth0_web")
+
+
+async def _refresh(
+    rt: Runtime,
+    refresh_token: str,
+    *,
+    scope: str | None,
+    audience: str | None,
+) -> RefreshResult:
+    metadata = await rt.discovery.get()
+    try:
+        tokens = await refresh_token_grant(
+            rt.http,
+            metadata.token_endpoint,
+            rt.client_auth,
+            refresh_token=refresh_token,
+            scope=scope,
+            audience=audience,
+        )
+    except OAuth2Error as exc:
+        if exc.code == "mfa_required":
+            raise _mfa_required(rt, exc, audience=audience, scope=scope) from exc
+        raise _failed(exc) from exc
+    except (HttpError, TokenResponseError) as exc:
+        raise _failed(exc) from exc
+    claims: dict[str, Any] | None = None
+    if tokens.id_token is not None:
+        try:
+            claims = await validate_id_token(
+                tokens.id_token,
+                IdTokenValidation(
+                    issuer=metadata.issuer,
+                    client_id=rt.config.client_id,
+                    algorithm=rt.config.id_token_signing_alg,
+                    jwks_uri=metadata.jwks_uri,
+                    now=rt.clock(),
+                    leeway=rt.config.clock_tolerance,
+                ),
+                rt.jwks,
+            )
+        except (IdTokenError, HttpError) as exc:
+            logger.warning("refreshed ID token rejected: %s", getattr(exc, "reason", exc))
+            raise _failed(exc) from exc
+    return RefreshResult(tokens=tokens, claims=claims)
+
+
+def _failed(cause: BaseException) -> AccessTokenError:
+    return AccessTokenError(
+        AccessTokenError.FAILED_TO_REFRESH_TOKEN,
+        "The access token has expired and there was an error while trying to refresh it.",
+        cause=cause,
+    )
+
+
+def _mfa_required(
+    rt: Runtime, error: OAuth2Error, *, audience: str | None, scope: str | None
+) -> MfaRequiredError:
+    raw = error.extra.get("mfa_token") if error.extra else None
+    token = ""
+    if isinstance(raw, str) and raw:
+        # Encrypted with the app's secret: the browser may carry it, never read or forge it.
+        now = rt.now()
+        context = {"mfa_token": raw, "audience": audience or "", "scope": scope or ""}
+        token = rt.codec.encrypt(context, exp=now + 300)
+    requirements = error.extra.get("mfa_requirements") if error.extra else None
+    return MfaRequiredError(
+        mfa_token=token,
+        mfa_requirements=requirements,
+        cause=error,
+    )
+
+
+async def get_access_token(
+    rt: Runtime,
+    session: SessionData,
+    *,
+    refresh: bool = False,
+    scope: str | None = None,
+    audience: str | None = None,
+    merge: bool = True,
+) -> tuple[AccessToken, SessionData | None]:
+    """The access token for ``audience``/``scope``, and the changed session (or ``None``).
+
+    Reference 7.2. A refreshed ID token must be for the same user (``sub``) and issuer, or
+    the refresh is refused and the session stays as it was.
+    """
+    now = rt.now()
+    ceiling = session.internal.session_expires_at
+    if ceiling is not None and now >= ceiling - SESSION_CEILING_LEEWAY:
+        raise AccessTokenError(
+            AccessTokenError.SESSION_EXPIRED, "The session has expired and the user must log in."
+        )
+    effective = audience or rt.config.audience
+    wanted = merge_scopes(rt.config.scope_for(effective), scope) if merge else (scope or "")
+    candidate = select_candidate(session, rt.config, audience=audience, scope=wanted)
+
+    if candidate.refresh_token is None:
+        if candidate.access_token is None:
+            raise AccessTokenError(
+                AccessTokenError.MISSING_REFRESH_TOKEN,
+                "No access token found and a refresh token was not provided, "
+                "the user needs to re-authenticate.",
+            )
+        if candidate.expires_at is None or candidate.expires_at <= now:
+            raise AccessTokenError(
+                AccessTokenError.MISSING_REFRESH_TOKEN,
+                "The access token has expired and a refresh token was not provided, "
+                "the user needs to re-authenticate.",
+            )
+    needs_refresh = (
+        refresh
+        or candidate.access_token is None
+        or candidate.expires_at is None
+        or candidate.expires_at <= now + rt.config.token_refresh_buffer
+    )
+    if not needs_refresh or candidate.refresh_token is None:
+        assert candidate.access_token is not None and candidate.expires_at is not None
+        return (
+            AccessToken(
+                token=candidate.access_token,
+                expires_at=candidate.expires_at,
+                scope=candidate.scope,
+                token_type=candidate.token_type,
+                audience=candidate.audience,
+            ),
+            None,
+        )
+
+    refresh_token = candidate.refresh_token
+    request_scope = wanted if scope else None
+    key = RefreshCoalescer.key(refresh_token, audience, request_scope or "")
+    result = await rt.refreshes.run(
+        key,
+        lambda: _refresh(rt, refresh_token, scope=request_scope, audience=audience),
+    )
+    claims = result.claims
+    if claims is not None:
+        previous_sub = session.user.get("sub")
+        if previous_sub is not None and claims.get("sub") != previous_sub:
+            logger.warning("refresh returned an ID token for another user; refused")
+            raise _failed(IdTokenError("sub mismatch"))
+    updated = apply_refresh(
+        session,
+        rt.config,
+        audience=audience,
+        requested_scope=wanted,
+        tokens=result.tokens,
+        now=now,
+    )
+    if claims is not None:
+        updated = replace(updated, user=dict(claims))
+    # Like a login, a refresh that changes the session runs before_session_saved (or the
+    # default claim filter), so hook-added fields survive refreshes.
+    updated = await rt.finalize_session(updated, result.tokens.id_token)
+    tokens = result.tokens
+    return (
+        AccessToken(
+            token=tokens.access_token,
+            expires_at=now + (tokens.expires_in if tokens.expires_in is not None else 3600),
+            scope=tokens.scope,
+            token_type=tokens.token_type,
+            audience=effective,
+        ),
+        updated,
+    )
