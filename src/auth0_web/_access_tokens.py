@@ -9,6 +9,7 @@ without bound.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +67,13 @@ def _scope_list(value: str | None) -> list[str]:
 
 def merge_scopes(*values: str | None) -> str:
     """Union of space-separated scopes, order kept, duplicates dropped."""
+    return _merge_cached(values)
+
+
+@functools.lru_cache(maxsize=256)
+def _merge_cached(values: tuple[str | None, ...]) -> str:
+    # Scope strings repeat (configured scopes, an API's few scopes): memoised, this is a
+    # dictionary lookup on the get_access_token() hot path.
     merged: dict[str, None] = {}
     for value in values:
         for item in _scope_list(value):
@@ -75,6 +83,13 @@ def merge_scopes(*values: str | None) -> str:
 
 def contains_scopes(have: str | None, want: str | None) -> bool:
     """``have`` grants every scope in ``want`` (order-insensitive superset)."""
+    if not want or have == want:
+        return True
+    return _contains_cached(have or "", want)
+
+
+@functools.lru_cache(maxsize=256)
+def _contains_cached(have: str, want: str) -> bool:
     return set(_scope_list(want)) <= set(_scope_list(have))
 
 
