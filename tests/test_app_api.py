@@ -186,3 +186,30 @@ async def test_to_starlette_response_keeps_cookies_and_headers() -> None:
     assert converted.headers["location"] == "https://example.com/x"
     assert converted.headers["cache-control"] == "no-store"
     assert converted.headers.getlist("set-cookie") == ["a=1; Path=/; HttpOnly"]
+
+
+async def test_explicit_response_inside_the_middleware_is_not_overridden(scripted_op) -> None:
+    # Inside the middleware, a cookie written to the handler's response would be followed by
+    # the middleware's own (rolling) write of the old session; the last one wins in a browser.
+    auth0 = client_for(scripted_op)
+    cookies = await logged_in_cookies(auth0, scripted_op)
+
+    async def endpoint(request: StarletteRequest) -> JSONResponse:
+        session = await auth0.get_session(request)
+        assert session is not None
+        session.extra["step"] = "updated"
+        response = JSONResponse({"ok": True})
+        await auth0.update_session(session, request, response)
+        return response
+
+    app = auth0.middleware(Starlette(routes=[Route("/", endpoint)]))
+    async with Browser(app) as browser:
+        browser.cookies.update(cookies)
+        response = await browser.get("/")
+        assert response.status_code == 200
+        session_cookies = [
+            h for h in response.headers.get_list("set-cookie") if h.startswith("__session=")
+        ]
+        assert len(session_cookies) == 1
+        updated = await auth0.get_session(core_request(browser.cookies))
+    assert updated is not None and updated.extra == {"step": "updated"}

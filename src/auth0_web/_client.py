@@ -224,17 +224,16 @@ class Auth0Client:
         # ``internal`` always comes from the stored session: changes the app made to the
         # object it holds, in place or by assignment, are discarded.
         updated = replace(session, internal=existing.internal)
-        if response is not None:
+        if state is not None and not state.response_started:
+            self._persist(state, core, updated, None)
+        elif response is not None:
             self._write_session(response, core, updated)
-            return
-        if state is None:
+        elif state is None:
             raise Auth0Error(
                 "update_session() outside the middleware needs response= to write the cookie to."
             )
-        if state.response_started:
+        else:
             raise Auth0Error("The response has already started; the session cannot be updated.")
-        state.pending = updated
-        state.set_session(updated)
 
     def _write_session(self, target: object, request: Request, session: SessionData) -> None:
         base = self._rt.base_url(request)
@@ -297,15 +296,14 @@ class Auth0Client:
         session: SessionData,
         response: object | None,
     ) -> None:
-        if response is not None:
-            if state is not None:
-                stored = self._stored_session(state)
-                if stored is not None:
-                    session = replace(session, internal=stored.internal)
-            self._write_session(response, request, session)
-        elif state is not None and not state.response_started:
+        if state is not None and not state.response_started:
+            # Inside the middleware the write always happens on the way out, even when a
+            # response was passed: a cookie put on that response would be followed (and
+            # overridden in the browser) by the middleware's own write of the session.
             state.pending = session
             state.set_session(session)
+        elif response is not None:
+            self._write_session(response, request, session)
         else:
             logger.warning(
                 "a refreshed token set could not be saved (no response to write to): pass "
