@@ -158,12 +158,17 @@ def select_candidate(
     )
 
 
-def _is_global(session: SessionData, config: Config, audience: str | None, scope: str) -> bool:
+def _replaces_primary(
+    session: SessionData, config: Config, audience: str | None, scope: str
+) -> bool:
+    """The new token can stand in for the login's: same audience, and requested for at
+    least everything the login's token was requested for (a narrower token must not
+    narrow what the primary set claims, or every later default call would refresh)."""
     primary_audience = session.token_set.audience or config.audience
     if audience and audience != primary_audience:
         return False
     requested = session.token_set.requested_scope or config.scope_for(audience)
-    return not scope or contains_scopes(requested, scope)
+    return not scope or contains_scopes(scope, requested)
 
 
 def _prune(entries: list[AccessTokenSet], now: float) -> list[AccessTokenSet]:
@@ -179,6 +184,7 @@ def apply_refresh(
     audience: str | None,
     requested_scope: str,
     tokens: TokenResponse,
+    issued_at: int,
     now: int,
 ) -> SessionData:
     """Reference 7.4: the session after a refresh (a new object; ``session`` is unchanged).
@@ -186,11 +192,11 @@ def apply_refresh(
     The refresh token (rotated or not) and the ID token always go to the primary token set,
     because one refresh token serves every audience.
     """
-    expires_at = now + (tokens.expires_in if tokens.expires_in is not None else 3600)
+    expires_at = issued_at + (tokens.expires_in if tokens.expires_in is not None else 3600)
     refresh_token = tokens.refresh_token or session.token_set.refresh_token
     id_token = tokens.id_token or session.token_set.id_token
     effective = audience or config.audience
-    if _is_global(session, config, audience, requested_scope):
+    if _replaces_primary(session, config, audience, requested_scope):
         token_set = replace(
             session.token_set,
             access_token=tokens.access_token,
@@ -206,6 +212,12 @@ def apply_refresh(
             session, token_set=token_set, access_tokens=_prune(list(session.access_tokens), now)
         )
 
+    shared: TokenSet = replace(session.token_set, refresh_token=refresh_token, id_token=id_token)
+    if not effective:
+        # No audience to file a narrower token under: keep only the shared tokens.
+        return replace(
+            session, token_set=shared, access_tokens=_prune(list(session.access_tokens), now)
+        )
     entry = AccessTokenSet(
         access_token=tokens.access_token,
         expires_at=expires_at,
@@ -219,7 +231,7 @@ def apply_refresh(
         if existing.audience == entry.audience and contains_scopes(
             existing.requested_scope or existing.scope, requested_scope
         ):
-            entries[index] = replace(entry, requested_scope=existing.requested_scope)
+            entries[index] = entry  # records what this token was requested for
             break
     else:
         for index, existing in enumerate(entries):
@@ -233,5 +245,4 @@ def apply_refresh(
                 break
         else:
             entries.append(entry)
-    shared: TokenSet = replace(session.token_set, refresh_token=refresh_token, id_token=id_token)
     return replace(session, token_set=shared, access_tokens=_prune(entries, now))

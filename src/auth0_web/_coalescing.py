@@ -16,7 +16,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .oidc._token import TokenResponse
@@ -28,14 +28,31 @@ __all__ = ["REMEMBER_SECONDS", "RefreshCoalescer", "RefreshResult"]
 class RefreshResult:
     tokens: TokenResponse
     claims: dict[str, Any] | None
+    #: When the provider answered (epoch seconds): expiry is ``issued_at + expires_in``,
+    #: however long the result is remembered.
+    issued_at: int
 
 
 REMEMBER_SECONDS = 30.0
 MAX_REMEMBERED = 10_000
+_MAX_CHAIN = 16
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
 class RefreshCoalescer:
-    """Single flight plus a short memory of results, keyed by refresh token + resource."""
+    """Refreshes serialized per refresh-token chain, with a short memory.
+
+    * Concurrent requests for the same (refresh token, audience, scope) share one call.
+    * Refreshes for different audiences of one session run one after the other, each with
+      the newest refresh token of the chain (a provider that rotates refresh tokens would
+      treat two parallel uses of one token as theft and revoke the session).
+    * For :data:`REMEMBER_SECONDS` a result answers requests that still carry the refresh
+      token it replaced, and rotations are remembered, so such requests also leave with
+      the newest refresh token.
+    """
 
     def __init__(
         self, *, remember_for: float = REMEMBER_SECONDS, max_entries: int = MAX_REMEMBERED
@@ -43,14 +60,27 @@ class RefreshCoalescer:
         self.remember_for = remember_for
         self.max_entries = max_entries
         self._results: OrderedDict[str, tuple[float, RefreshResult]] = OrderedDict()
-        self._inflight: dict[tuple[int, str], asyncio.Future[RefreshResult]] = {}
+        #: hash(old refresh token) -> (until, the token that replaced it, chain id)
+        self._rotations: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
+        #: hash(refresh token) -> (until, chain id), for tokens a rotation issued
+        self._members: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._inflight: dict[tuple[int, str], asyncio.Task[RefreshResult]] = {}
+        #: One lock per refresh-token chain and event loop, with its number of users.
+        self._locks: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
         #: Token-endpoint calls made (for tests and benchmarks).
         self.calls = 0
 
     @staticmethod
     def key(refresh_token: str, audience: str | None, scope: str) -> str:
-        material = "\x00".join((refresh_token, audience or "", scope))
-        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+        return _digest(refresh_token, audience or "", scope)
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def _bounded_put(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.max_entries:
+            table.popitem(last=False)
 
     def _remembered(self, key: str) -> RefreshResult | None:
         hit = self._results.get(key)
@@ -61,33 +91,113 @@ class RefreshCoalescer:
             return None
         return hit[1]
 
-    def _remember(self, key: str, result: RefreshResult) -> None:
-        self._results[key] = (time.monotonic() + self.remember_for, result)
-        self._results.move_to_end(key)
-        while len(self._results) > self.max_entries:
-            self._results.popitem(last=False)
+    def _rotation(self, refresh_token: str) -> tuple[str, str] | None:
+        hit = self._rotations.get(_digest(refresh_token))
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        return hit[1], hit[2]
 
-    async def run(self, key: str, factory: Callable[[], Awaitable[RefreshResult]]) -> RefreshResult:
+    def current(self, refresh_token: str) -> str:
+        """The newest refresh token known to have replaced ``refresh_token``."""
+        for _ in range(_MAX_CHAIN):
+            newer = self._rotation(refresh_token)
+            if newer is None:
+                break
+            refresh_token = newer[0]
+        return refresh_token
+
+    def _chain(self, refresh_token: str) -> str:
+        """The id shared by a refresh token and every token that replaced or will replace
+        it (while remembered): refreshes of one chain never run in parallel."""
+        digest = _digest(refresh_token)
+        rotation = self._rotation(refresh_token)
+        if rotation is not None:
+            return rotation[1]
+        member = self._members.get(digest)
+        if member is not None and member[0] > time.monotonic():
+            return member[1]
+        return digest
+
+    def _with_newest_refresh_token(self, result: RefreshResult) -> RefreshResult:
+        issued = result.tokens.refresh_token
+        if issued is None:
+            return result
+        newest = self.current(issued)
+        if newest == issued:
+            return result
+        return replace(result, tokens=replace(result.tokens, refresh_token=newest))
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        refresh_token: str,
+        audience: str | None,
+        scope: str,
+        refresh: Callable[[str], Awaitable[RefreshResult]],
+    ) -> RefreshResult:
+        """The refresh result for this token, audience and scope (``refresh`` is called with
+        the refresh token to present, at most once for concurrent callers)."""
+        key = self.key(refresh_token, audience, scope)
         remembered = self._remembered(key)
         if remembered is not None:
-            return remembered
+            return self._with_newest_refresh_token(remembered)
         loop = asyncio.get_running_loop()
         slot = (id(loop), key)
-        inflight = self._inflight.get(slot)
-        if inflight is not None:
-            return await asyncio.shield(inflight)
-        future: asyncio.Future[RefreshResult] = loop.create_future()
-        self._inflight[slot] = future
+        task = self._inflight.get(slot)
+        if task is None:
+            # A task of its own: a caller that is cancelled (a client went away) does not
+            # cancel the refresh the other callers are waiting for.
+            task = loop.create_task(self._execute(refresh_token, audience, scope, key, refresh))
+            self._inflight[slot] = task
+            task.add_done_callback(lambda done: self._finished(slot, done))
+        result = await asyncio.shield(task)
+        return self._with_newest_refresh_token(result)
+
+    def _finished(self, slot: tuple[int, str], task: asyncio.Task[RefreshResult]) -> None:
+        self._inflight.pop(slot, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller may have gone away
+
+    async def _execute(
+        self,
+        refresh_token: str,
+        audience: str | None,
+        scope: str,
+        key: str,
+        refresh: Callable[[str], Awaitable[RefreshResult]],
+    ) -> RefreshResult:
+        loop = asyncio.get_running_loop()
+        chain = self._chain(refresh_token)
+        lock_slot = (id(loop), chain)
+        lock, users = self._locks.get(lock_slot, (asyncio.Lock(), 0))
+        self._locks[lock_slot] = (lock, users + 1)
         try:
-            self.calls += 1
-            result = await factory()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: there may be no other waiter
-            raise
-        else:
-            self._remember(key, result)
-            future.set_result(result)
-            return result
+            async with lock:
+                remembered = self._remembered(key)
+                if remembered is not None:
+                    return remembered
+                presented = self.current(refresh_token)
+                self.calls += 1
+                result = await refresh(presented)
+                issued = result.tokens.refresh_token
+                until = time.monotonic() + self.remember_for
+                if issued is not None and issued != presented:
+                    self._bounded_put(self._rotations, _digest(presented), (until, issued, chain))
+                    self._bounded_put(self._members, _digest(issued), (until, chain))
+                    if presented != refresh_token:
+                        self._bounded_put(
+                            self._rotations, _digest(refresh_token), (until, issued, chain)
+                        )
+                self._bounded_put(self._results, key, (until, result))
+                if presented != refresh_token:
+                    self._bounded_put(
+                        self._results, self.key(presented, audience, scope), (until, result)
+                    )
+                return result
         finally:
-            del self._inflight[slot]
+            lock, users = self._locks[lock_slot]
+            if users <= 1:
+                del self._locks[lock_slot]
+            else:
+                self._locks[lock_slot] = (lock, users - 1)

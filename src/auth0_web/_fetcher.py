@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,7 +43,7 @@ class Fetcher:
 
     def resolve(self, url: str) -> str:
         """Absolute URLs as given; relative ones joined to ``base_url`` with one slash."""
-        if url.startswith(("https://", "http://")):
+        if urlsplit(url).scheme.lower() in ("http", "https"):
             return url
         if not self.base_url:
             raise ValueError(f"{url!r} is relative and the fetcher has no base_url")
@@ -78,7 +79,8 @@ class Fetcher:
         if refresh:
             options["refresh"] = True
         token, token_type = await self._token(options)
-        all_headers = dict(headers or {})
+        # Ours replaces any Authorization the caller set, whatever its case.
+        all_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         scheme = "DPoP" if token_type.lower() == "dpop" else "Bearer"
         all_headers["Authorization"] = f"{scheme} {token}"
         if self._client is None:

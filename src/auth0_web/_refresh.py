@@ -8,10 +8,15 @@ from dataclasses import replace
 from typing import Any
 
 from ._access_tokens import AccessToken, apply_refresh, merge_scopes, select_candidate
-from ._coalescing import RefreshCoalescer, RefreshResult
+from ._coalescing import RefreshResult
 from ._errors import AccessTokenError, HttpError, MfaRequiredError, OAuth2Error
 from ._runtime import Runtime
-from .oidc._id_token import IdTokenError, IdTokenValidation, validate_id_token
+from .oidc._id_token import (
+    IdTokenError,
+    IdTokenValidation,
+    decode_unverified,
+    validate_id_token,
+)
 from .oidc._token import TokenResponseError, refresh_token_grant
 from .session._model import SessionData
 from .session._stateless import SESSION_CEILING_LEEWAY
@@ -44,6 +49,7 @@ async def _refresh(
         raise _failed(exc) from exc
     except (HttpError, TokenResponseError) as exc:
         raise _failed(exc) from exc
+    issued_at = rt.now()
     claims: dict[str, Any] | None = None
     if tokens.id_token is not None:
         try:
@@ -62,7 +68,7 @@ async def _refresh(
         except (IdTokenError, HttpError) as exc:
             logger.warning("refreshed ID token rejected: %s", getattr(exc, "reason", exc))
             raise _failed(exc) from exc
-    return RefreshResult(tokens=tokens, claims=claims)
+    return RefreshResult(tokens=tokens, claims=claims, issued_at=issued_at)
 
 
 def _failed(cause: BaseException) -> AccessTokenError:
@@ -148,39 +154,63 @@ async def get_access_token(
         )
 
     refresh_token = candidate.refresh_token
+    if candidate.primary:
+        # The login's token set covers the request (as when it is valid and returned for a
+        # narrower scope): refresh that set, so a narrow request never narrows it and the
+        # next default call is answered without another refresh.
+        wanted = session.token_set.requested_scope or rt.config.scope_for(effective)
     request_scope = wanted if scope else None
-    key = RefreshCoalescer.key(refresh_token, audience, request_scope or "")
     result = await rt.refreshes.run(
-        key,
-        lambda: _refresh(rt, refresh_token, scope=request_scope, audience=audience),
+        refresh_token,
+        audience,
+        request_scope or "",
+        lambda presented: _refresh(rt, presented, scope=request_scope, audience=audience),
     )
     claims = result.claims
     if claims is not None:
-        previous_sub = session.user.get("sub")
-        if previous_sub is not None and claims.get("sub") != previous_sub:
-            logger.warning("refresh returned an ID token for another user; refused")
-            raise _failed(IdTokenError("sub mismatch"))
+        _check_continuity(session, claims)
+    tokens = result.tokens
     updated = apply_refresh(
         session,
         rt.config,
         audience=audience,
         requested_scope=wanted,
-        tokens=result.tokens,
+        tokens=tokens,
+        issued_at=result.issued_at,
         now=now,
     )
     if claims is not None:
         updated = replace(updated, user=dict(claims))
     # Like a login, a refresh that changes the session runs before_session_saved (or the
     # default claim filter), so hook-added fields survive refreshes.
-    updated = await rt.finalize_session(updated, result.tokens.id_token)
-    tokens = result.tokens
+    updated = await rt.finalize_session(updated, tokens.id_token)
+    lifetime = tokens.expires_in if tokens.expires_in is not None else 3600
     return (
         AccessToken(
             token=tokens.access_token,
-            expires_at=now + (tokens.expires_in if tokens.expires_in is not None else 3600),
+            expires_at=result.issued_at + lifetime,
             scope=tokens.scope,
             token_type=tokens.token_type,
             audience=effective,
         ),
         updated,
     )
+
+
+def _check_continuity(session: SessionData, claims: dict[str, Any]) -> None:
+    """OIDC Core 12.2: a refreshed ID token is for the same user (and, if it carries a
+    ``nonce``, the login's). The reference is the ID token stored at login, which the app's
+    hooks cannot filter; ``session.user`` is only the fallback."""
+    original: dict[str, Any] = {}
+    if session.token_set.id_token:
+        try:
+            original = decode_unverified(session.token_set.id_token)[1]
+        except IdTokenError:
+            original = {}
+    previous_sub = original.get("sub", session.user.get("sub"))
+    if not isinstance(previous_sub, str) or claims.get("sub") != previous_sub:
+        logger.warning("refresh returned an ID token for another user; refused")
+        raise _failed(IdTokenError("sub mismatch"))
+    if "nonce" in claims and claims["nonce"] != original.get("nonce"):
+        logger.warning("refresh returned an ID token with a foreign nonce; refused")
+        raise _failed(IdTokenError("nonce mismatch"))

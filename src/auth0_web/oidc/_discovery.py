@@ -45,31 +45,34 @@ class ProviderMetadata:
 
 
 class _SingleFlight:
-    """One in-flight coroutine per key and event loop; callers await the same result."""
+    """One in-flight fetch per key and event loop; callers await the same task.
+
+    The fetch runs as its own task, so a caller that is cancelled (its client went away)
+    does not cancel the fetch the others are waiting for.
+    """
 
     def __init__(self) -> None:
-        self._inflight: dict[tuple[int, str], asyncio.Future[Any]] = {}
+        self._inflight: dict[tuple[int, str], asyncio.Task[Any]] = {}
 
     async def run(self, key: str, factory: Callable[[], Awaitable[_T]]) -> _T:
         loop = asyncio.get_running_loop()
         slot = (id(loop), key)
-        existing = self._inflight.get(slot)
-        if existing is not None:
-            result: _T = await asyncio.shield(existing)
-            return result
-        future: asyncio.Future[Any] = loop.create_future()
-        self._inflight[slot] = future
-        try:
-            value = await factory()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters may be none
-            raise
-        else:
-            future.set_result(value)
-            return value
-        finally:
-            del self._inflight[slot]
+        task = self._inflight.get(slot)
+        if task is None:
+
+            async def call() -> _T:
+                return await factory()
+
+            task = loop.create_task(call())
+            self._inflight[slot] = task
+            task.add_done_callback(lambda done: self._finished(slot, done))
+        result: _T = await asyncio.shield(task)
+        return result
+
+    def _finished(self, slot: tuple[int, str], task: asyncio.Task[Any]) -> None:
+        self._inflight.pop(slot, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller may have gone away
 
 
 def _endpoint(doc: dict[str, Any], name: str, *, insecure: bool, required: bool) -> str | None:

@@ -21,7 +21,14 @@ from joserfc.errors import JoseError
 from ..session._codec import loads_strict
 from ._discovery import JwksCache, PublicKey
 
-__all__ = ["IdTokenError", "IdTokenValidation", "decode_unverified", "validate_id_token"]
+__all__ = [
+    "IdTokenError",
+    "IdTokenValidation",
+    "decode_unverified",
+    "is_numeric_date",
+    "validate_id_token",
+    "verify_signature",
+]
 
 #: Larger ID tokens are refused before any parsing (Auth0's are a few KB).
 MAX_TOKEN_LENGTH = 64 * 1024
@@ -81,7 +88,7 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
-def _is_number(value: object) -> bool:
+def is_numeric_date(value: object) -> bool:
     """A usable NumericDate: finite, non-negative, before the year 5138 (``10**30`` is not)."""
     return (
         isinstance(value, int | float)
@@ -91,7 +98,8 @@ def _is_number(value: object) -> bool:
     )
 
 
-def _verify_signature(token: str, header: dict[str, Any], keys: list[PublicKey], alg: str) -> None:
+def verify_signature(token: str, keys: list[PublicKey], alg: str) -> None:
+    """Accept ``token`` if one of ``keys`` verifies it with ``alg`` (and no key says otherwise)."""
     for key in keys:
         key_alg = key.get("alg") if hasattr(key, "get") else None
         if key_alg is not None and key_alg != alg:
@@ -130,7 +138,7 @@ async def validate_id_token(
     keys = await jwks.candidates(params.jwks_uri, kid)
     if not keys:
         raise IdTokenError("no matching signing key")
-    _verify_signature(token, header, keys, params.algorithm)
+    verify_signature(token, keys, params.algorithm)
     return claims
 
 
@@ -158,9 +166,9 @@ def _validate_claims(claims: dict[str, Any], p: IdTokenValidation) -> None:
         raise IdTokenError("azp mismatch")
 
     exp, iat = claims.get("exp"), claims.get("iat")
-    if not _is_number(exp):
+    if not is_numeric_date(exp):
         raise IdTokenError("exp missing or invalid")
-    if not _is_number(iat):
+    if not is_numeric_date(iat):
         raise IdTokenError("iat missing or invalid")
     assert isinstance(exp, int | float) and isinstance(iat, int | float)
     if exp <= p.now - p.leeway:
@@ -168,14 +176,14 @@ def _validate_claims(claims: dict[str, Any], p: IdTokenValidation) -> None:
     if iat > p.now + p.leeway:
         raise IdTokenError("token issued in the future")
     nbf = claims.get("nbf")
-    if nbf is not None and (not _is_number(nbf) or nbf > p.now + p.leeway):
+    if nbf is not None and (not is_numeric_date(nbf) or nbf > p.now + p.leeway):
         raise IdTokenError("token not yet valid")
 
     if p.nonce is not None and claims.get("nonce") != p.nonce:
         raise IdTokenError("nonce mismatch")
 
     auth_time = claims.get("auth_time")
-    if auth_time is not None and not _is_number(auth_time):
+    if auth_time is not None and not is_numeric_date(auth_time):
         raise IdTokenError("auth_time invalid")
     if p.max_age is not None:
         if auth_time is None:
