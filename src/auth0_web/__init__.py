@@ -34,6 +34,7 @@ from ._version import __version__
 from .adapters.asgi import Auth0Middleware
 from .routes import CallbackContext
 from .session import AccessTokenSet, SessionData, SessionInternal, TokenSet
+from .session._store import LogoutTokenClaims, MemorySessionStore, SessionDataStore
 
 __all__ = [
     "DEFAULT_ID_TOKEN_CLAIMS",
@@ -56,6 +57,8 @@ __all__ = [
     "InvalidConfigurationError",
     "InvalidRequestError",
     "InvalidStateError",
+    "LogoutTokenClaims",
+    "MemorySessionStore",
     "MfaRequiredError",
     "MissingSessionError",
     "MissingStateError",
@@ -65,6 +68,7 @@ __all__ = [
     "Routes",
     "SessionConfig",
     "SessionData",
+    "SessionDataStore",
     "SessionInternal",
     "TokenSet",
     "TransactionCookieConfig",

@@ -31,6 +31,7 @@ from ._refresh import get_access_token
 from ._runtime import Runtime
 from .routes import Router, start_interactive_login
 from .session._model import SessionData
+from .session._store import SessionDataStore
 
 if TYPE_CHECKING:
     import httpx
@@ -87,6 +88,7 @@ class Auth0Client:
         id_token_signing_alg: str = "RS256",
         clock_tolerance: int = 30,
         discovery_ttl: int = 600,
+        session_store: SessionDataStore | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config: Config = build_config(
@@ -117,6 +119,7 @@ class Auth0Client:
             before_session_saved=before_session_saved,
             on_callback=on_callback,
             discovery_ttl=discovery_ttl,
+            session_store=session_store,
         )
         self._rt = Runtime(self.config, clock=clock or time.time)
         self._router = Router(self._rt)
@@ -166,13 +169,13 @@ class Auth0Client:
             "request must be an auth0_web.Request, a Starlette/FastAPI request or an ASGI scope"
         )
 
-    def _session_for_state(self, state: RequestState) -> SessionData | None:
+    async def _session_for_state(self, state: RequestState) -> SessionData | None:
         if state.pending is not None:
             return state.pending
         if state.deleted:
             return None
         if not state.loaded:
-            found = self._rt.sessions.read_with_plaintext(state.request.cookies, self._rt.clock())
+            found = await self._rt.sessions.load(state.request.cookies, self._rt.clock())
             if found is None:
                 state.set_session(None)
             else:
@@ -180,13 +183,13 @@ class Auth0Client:
                 state.plaintext = found[1]
         return state.cached_session()
 
-    def _stored_session(self, state: RequestState) -> SessionData | None:
+    async def _stored_session(self, state: RequestState) -> SessionData | None:
         """The session to write for this request, with ``internal`` as the cookie holds it.
 
         The app may have mutated any object it was given (including a pending update), so
         ``internal`` is rebuilt from the decrypted cookie every time.
         """
-        if self._session_for_state(state) is None and state.pending is None:
+        if await self._session_for_state(state) is None and state.pending is None:
             return None
         if state.plaintext is None:
             return state.pending
@@ -201,8 +204,8 @@ class Auth0Client:
         """The session of the current (or given) request, or ``None``; never rolls it."""
         state, core = self._state_for(request)
         if state is not None:
-            return self._session_for_state(state)
-        return self._rt.read_session(core)
+            return await self._session_for_state(state)
+        return await self._rt.read_session(core)
 
     async def update_session(
         self,
@@ -218,16 +221,20 @@ class Auth0Client:
         if not isinstance(session, SessionData):
             raise TypeError("session must be a SessionData")
         state, core = self._state_for(request)
-        existing = self._stored_session(state) if state is not None else self._rt.read_session(core)
+        existing = (
+            await self._stored_session(state)
+            if state is not None
+            else await self._rt.read_session(core)
+        )
         if existing is None:
             raise MissingSessionError("The user is not authenticated.")
         # ``internal`` always comes from the stored session: changes the app made to the
         # object it holds, in place or by assignment, are discarded.
         updated = replace(session, internal=existing.internal)
         if state is not None and not state.response_started:
-            self._persist(state, core, updated, None)
+            await self._persist(state, core, updated, None)
         elif response is not None:
-            self._write_session(response, core, updated)
+            await self._write_session(response, core, updated)
         elif state is None:
             raise Auth0Error(
                 "update_session() outside the middleware needs response= to write the cookie to."
@@ -235,10 +242,10 @@ class Auth0Client:
         else:
             raise Auth0Error("The response has already started; the session cannot be updated.")
 
-    def _write_session(self, target: object, request: Request, session: SessionData) -> None:
+    async def _write_session(self, target: object, request: Request, session: SessionData) -> None:
         base = self._rt.base_url(request)
         core = Response()
-        self._rt.sessions.write(
+        await self._rt.sessions.save(
             core, session, request.cookies, self._rt.now(), self._rt.session_cookie_options(base)
         )
         if isinstance(target, Response):
@@ -276,7 +283,9 @@ class Auth0Client:
         """
         state, core = self._state_for(request)
         session = (
-            self._session_for_state(state) if state is not None else (self._rt.read_session(core))
+            await self._session_for_state(state)
+            if state is not None
+            else await self._rt.read_session(core)
         )
         if session is None:
             raise AccessTokenError(
@@ -286,10 +295,10 @@ class Auth0Client:
             self._rt, session, refresh=refresh, scope=scope, audience=audience, merge=merge_scopes
         )
         if updated is not None:
-            self._persist(state, core, updated, response)
+            await self._persist(state, core, updated, response)
         return token
 
-    def _persist(
+    async def _persist(
         self,
         state: RequestState | None,
         request: Request,
@@ -303,7 +312,7 @@ class Auth0Client:
             state.pending = session
             state.set_session(session)
         elif response is not None:
-            self._write_session(response, request, session)
+            await self._write_session(response, request, session)
         else:
             logger.warning(
                 "a refreshed token set could not be saved (no response to write to): pass "

@@ -21,6 +21,7 @@ from ._errors import InvalidConfigurationError
 if TYPE_CHECKING:
     from ._http import Response
     from .session._model import SessionData
+    from .session._store import SessionDataStore
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -137,6 +138,7 @@ class Config:
     before_session_saved: BeforeSessionSaved | None
     on_callback: OnCallback | None
     discovery_ttl: int
+    session_store: SessionDataStore | None = None
 
     @property
     def audience(self) -> str | None:
@@ -313,6 +315,7 @@ def build_config(
     before_session_saved: BeforeSessionSaved | None,
     on_callback: OnCallback | None,
     discovery_ttl: int,
+    session_store: SessionDataStore | None = None,
 ) -> Config:
     problems: list[str] = []
 
@@ -507,6 +510,14 @@ def build_config(
         if hook is not None and not callable(hook):
             problems.append(f"{hook_name}: must be callable")
 
+    if session_store is not None:
+        from .session._store import SessionDataStore as _Store
+
+        if not isinstance(session_store, _Store):
+            problems.append(
+                "session_store: must have async get(id), set(id, session, *, expires_at) and "
+                "delete(id) methods (see auth0_web.SessionDataStore)"
+            )
     if problems:
         raise InvalidConfigurationError(problems=problems)
 
@@ -541,6 +552,7 @@ def build_config(
         before_session_saved=before_session_saved,
         on_callback=on_callback,
         discovery_ttl=discovery_ttl,
+        session_store=session_store,
     )
 
 

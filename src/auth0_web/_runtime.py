@@ -19,9 +19,11 @@ from ._http import CookieOptions, Request
 from ._urls import resolve_app_base_url
 from .oidc._discovery import DiscoveryCache, JwksCache
 from .oidc._http_client import HttpClient
+from .oidc._logout_token import ReplayGuard
 from .oidc._token import ClientAuth
 from .session._codec import CookieCodec
 from .session._model import SessionData
+from .session._stateful import StatefulSessionStore
 from .session._stateless import StatelessSessionStore
 from .session._transaction import TransactionStore
 
@@ -63,7 +65,11 @@ class Runtime:
         self.config = config
         self.clock = clock
         self.codec = CookieCodec(config.secrets)
-        self.sessions = StatelessSessionStore(config.session, self.codec)
+        self.sessions: StatelessSessionStore | StatefulSessionStore
+        if config.session_store is not None:
+            self.sessions = StatefulSessionStore(config.session, self.codec, config.session_store)
+        else:
+            self.sessions = StatelessSessionStore(config.session, self.codec)
         self.transactions = TransactionStore(
             config.transaction_cookie, self.codec, parallel=config.enable_parallel_transactions
         )
@@ -76,6 +82,7 @@ class Runtime:
         )
         self.jwks = JwksCache(self.http, ttl=config.discovery_ttl)
         self.refreshes = RefreshCoalescer()
+        self.logout_replays = ReplayGuard()
         self.client_auth = ClientAuth(
             config.client_id, config.client_secret, config.token_endpoint_auth_method
         )
@@ -111,8 +118,9 @@ class Runtime:
         explicit = self.config.transaction_cookie.secure
         return self._txn_options[base.secure if explicit is None else explicit]
 
-    def read_session(self, request: Request) -> SessionData | None:
-        return self.sessions.read(request.cookies, self.clock())
+    async def read_session(self, request: Request) -> SessionData | None:
+        found = await self.sessions.load(request.cookies, self.clock())
+        return None if found is None else found[0]
 
     async def finalize_session(self, session: SessionData, id_token: str | None) -> SessionData:
         """Apply ``before_session_saved`` (or the default claim filter); keep ``internal``."""

@@ -66,7 +66,7 @@ class Auth0Middleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state.response_started = True
-                extra = self._session_headers(state)
+                extra = await self._session_headers(state)
                 if extra:
                     message = dict(message)
                     message["headers"] = _merge_headers(message.get("headers", []), extra)
@@ -77,10 +77,10 @@ class Auth0Middleware:
         finally:
             state.exit(token)
 
-    def _session_headers(self, state: RequestState) -> list[tuple[bytes, bytes]]:
+    async def _session_headers(self, state: RequestState) -> list[tuple[bytes, bytes]]:
         """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
         rt = self.rt
-        session = self.client._stored_session(state) if state.pending is not None else None
+        session = await self.client._stored_session(state) if state.pending is not None else None
         if session is None and not state.deleted:
             if not rt.config.session.rolling:
                 return []
@@ -91,7 +91,7 @@ class Auth0Middleware:
                 return []
             # Roll what the cookie holds, not the object the app may have mutated without
             # calling update_session().
-            session = self.client._stored_session(state)
+            session = await self.client._stored_session(state)
             if session is None:
                 return []
         try:
@@ -101,9 +101,13 @@ class Auth0Middleware:
         response = Response()
         options = rt.session_cookie_options(base)
         if state.deleted and session is None:
-            rt.sessions.delete(response, state.request.cookies, options)
-        elif session is not None:
-            rt.sessions.write(response, session, state.request.cookies, rt.now(), options)
+            await rt.sessions.remove(response, state.request.cookies, options, now=rt.clock())
+        elif session is not None and not await rt.sessions.save(
+            response, session, state.request.cookies, rt.now(), options
+        ):
+            # A stateful session deleted meanwhile (a logout): no cookie, so a slow request
+            # cannot bring the session back.
+            return []
         return [(b"set-cookie", v.encode("latin-1")) for _, v in response.cookies] + [
             (k.encode(), v.encode()) for k, v in NO_STORE_HEADERS
         ]

@@ -8,6 +8,7 @@ from .._errors import Auth0Error, InvalidConfigurationError
 from .._http import QueryError, Request, Response
 from .._runtime import Runtime
 from ._access_token import handle_access_token
+from ._backchannel_logout import handle_backchannel_logout
 from ._callback import CallbackContext, handle_callback
 from ._login import handle_login, start_interactive_login
 from ._logout import handle_logout
@@ -19,7 +20,7 @@ Handler = Callable[[Runtime, Request], Awaitable[Response]]
 
 async def handle_profile(rt: Runtime, request: Request) -> Response:
     """``GET /auth/profile``: the user's claims, never tokens or internal fields."""
-    session = rt.read_session(request)
+    session = await rt.read_session(request)
     if session is None:
         status = 204 if rt.config.no_content_profile_response_when_unauthenticated else 401
         response = Response(status=status)
@@ -41,6 +42,7 @@ class Router:
             ("GET", routes.callback): handle_callback,
             ("GET", routes.profile): handle_profile,
         }
+        self._table[("POST", routes.backchannel_logout)] = handle_backchannel_logout
         if rt.config.enable_access_token_endpoint:
             self._table[("GET", routes.access_token)] = handle_access_token
         self.paths = frozenset(path for _, path in self._table)

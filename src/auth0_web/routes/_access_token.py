@@ -22,12 +22,13 @@ def _error(message: str, code: str, status: int = 401) -> Response:
 
 async def handle_access_token(rt: Runtime, request: Request) -> Response:
     query = request.query()
-    session = rt.read_session(request)
+    session = await rt.read_session(request)
     if session is None:
         response = _error("The user does not have an active session.", "missing_session")
         response.no_store()
         return response
     base = rt.base_url(request)
+    now = rt.now()
     try:
         token, updated = await get_access_token(
             rt,
@@ -50,10 +51,11 @@ async def handle_access_token(rt: Runtime, request: Request) -> Response:
     except AccessTokenError as exc:
         response = _error(exc.message, exc.code)
         if exc.code == AccessTokenError.SESSION_EXPIRED:
-            rt.sessions.delete(response, request.cookies, rt.session_cookie_options(base))
+            await rt.sessions.remove(
+                response, request.cookies, rt.session_cookie_options(base), now=now
+            )
         response.no_store()
         return response
-    now = rt.now()
     payload: dict[str, Any] = {
         "token": token.token,
         "expires_at": token.expires_at,
@@ -65,6 +67,8 @@ async def handle_access_token(rt: Runtime, request: Request) -> Response:
         payload["token_type"] = token.token_type
     response = Response.json(payload)
     if updated is not None:
-        rt.sessions.write(response, updated, request.cookies, now, rt.session_cookie_options(base))
+        await rt.sessions.save(
+            response, updated, request.cookies, now, rt.session_cookie_options(base)
+        )
     response.no_store()
     return response

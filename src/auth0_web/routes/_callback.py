@@ -86,7 +86,7 @@ async def handle_callback(rt: Runtime, request: Request) -> Response:
         response = Response.redirect(ctx.return_to_url or base.url)
     session = await rt.finalize_session(session, id_token)
     options = rt.session_cookie_options(base)
-    rt.sessions.write(response, session, request.cookies, rt.now(), options)
+    await rt.sessions.save(response, session, request.cookies, rt.now(), options, is_new=True)
     rt.transactions.delete(response, txn.state, rt.transaction_cookie_options(base))
     return response
 

@@ -88,7 +88,7 @@ async def handle_logout(rt: Runtime, request: Request) -> Response:
         return prefetch_response()
     query = request.query()
     base = rt.base_url(request)
-    session = rt.read_session(request)
+    session = await rt.read_session(request)
     return_to = safe_logout_return_to(query.get("returnTo"), base)
     federated = "federated" in query and query["federated"] != "false"
 
@@ -115,7 +115,9 @@ async def handle_logout(rt: Runtime, request: Request) -> Response:
             ):
                 await _revoke(rt, metadata.revocation_endpoint, session.token_set.refresh_token)
 
-    rt.sessions.delete(response, request.cookies, rt.session_cookie_options(base))
+    await rt.sessions.remove(
+        response, request.cookies, rt.session_cookie_options(base), now=rt.clock()
+    )
     rt.transactions.delete_all(response, request.cookies, rt.transaction_cookie_options(base))
     return response
 

@@ -98,6 +98,36 @@ class StatelessSessionStore:
         write_chunked(response, self.name, value, options, cookie_max_age, request_cookies)
         response.no_store()
 
+    # -- the async surface shared with StatefulSessionStore ---------------------------------
+
+    async def load(
+        self, cookies: Mapping[str, str], now: float
+    ) -> tuple[SessionData, bytes] | None:
+        return self.read_with_plaintext(cookies, now)
+
+    async def save(
+        self,
+        response: Response,
+        session: SessionData,
+        request_cookies: Mapping[str, str],
+        now: int,
+        options: CookieOptions,
+        *,
+        is_new: bool = False,
+    ) -> bool:
+        self.write(response, session, request_cookies, now, options)
+        return True
+
+    async def remove(
+        self,
+        response: Response,
+        request_cookies: Mapping[str, str],
+        options: CookieOptions,
+        *,
+        now: float,
+    ) -> None:
+        self.delete(response, request_cookies, options)
+
     def delete(
         self, response: Response, request_cookies: Mapping[str, str], options: CookieOptions
     ) -> None:

@@ -1,0 +1,122 @@
+"""Sessions kept in a server-side store; the cookie holds only an encrypted session id.
+
+The cookie is the reference's stateful format: a JWE of ``{id, exp}`` with the same key,
+name, attributes and expiry math as a stateless session, never chunked. Every login gets a
+new random id and the previous record is deleted (no session fixation). Writes to an
+existing session use the store's atomic ``update`` when it has one, so a request racing a
+logout cannot bring the session back; without it, a re-read narrows the window.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+
+from .._config import SessionConfig
+from .._http import CookieOptions, Response
+from ._chunks import chunk_indices
+from ._codec import CookieCodec
+from ._model import SessionData
+from ._stateless import StatelessSessionStore, session_max_age
+from ._store import SessionDataStore, SupportsUpdate
+
+__all__ = ["StatefulSessionStore"]
+
+_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+class StatefulSessionStore:
+    """The stateful counterpart of :class:`StatelessSessionStore` (same async surface)."""
+
+    def __init__(self, config: SessionConfig, codec: CookieCodec, store: SessionDataStore) -> None:
+        self.config = config
+        self.codec = codec
+        self.store = store
+        self.name = config.cookie.name
+        # Liveness rules (absolute duration, IdP ceiling) are the stateless store's.
+        self._rules = StatelessSessionStore(config, codec)
+
+    def session_id(self, cookies: Mapping[str, str], now: float) -> str | None:
+        value = cookies.get(self.name)
+        if not value:
+            return None
+        payload = self.codec.decrypt(value, now=now)
+        if payload is None:
+            return None
+        session_id = payload.get("id")
+        if not isinstance(session_id, str) or not _ID_RE.fullmatch(session_id):
+            return None
+        return session_id
+
+    async def load(
+        self, cookies: Mapping[str, str], now: float
+    ) -> tuple[SessionData, bytes] | None:
+        session_id = self.session_id(cookies, now)
+        if session_id is None:
+            return None
+        session = await self.store.get(session_id)
+        if session is None or not self._rules.is_live(session, now):
+            return None
+        return session, json.dumps(session.to_dict()).encode("utf-8")
+
+    def from_plaintext(self, plaintext: bytes, now: float) -> SessionData | None:
+        try:
+            session = SessionData.from_dict(json.loads(plaintext))
+        except (ValueError, TypeError):
+            return None
+        return session if self._rules.is_live(session, now) else None
+
+    async def save(
+        self,
+        response: Response,
+        session: SessionData,
+        request_cookies: Mapping[str, str],
+        now: int,
+        options: CookieOptions,
+        *,
+        is_new: bool = False,
+    ) -> bool:
+        """Store the session and set the id cookie; ``False`` if nothing was written
+        because the session was deleted meanwhile (e.g. by a logout)."""
+        max_age = session_max_age(self.config, session.internal.created_at, now)
+        if max_age <= 0:
+            await self.remove(response, request_cookies, options, now=now)
+            return False
+        expires_at = now + max_age
+        existing = self.session_id(request_cookies, now)
+        if is_new or existing is None:
+            if existing is not None:
+                await self.store.delete(existing)  # a login never reuses an id
+            session_id = secrets.token_hex(16)
+            await self.store.set(session_id, session, expires_at=expires_at)
+        else:
+            session_id = existing
+            if isinstance(self.store, SupportsUpdate):
+                if not await self.store.update(session_id, session, expires_at=expires_at):
+                    return False
+            else:
+                if await self.store.get(session_id) is None:
+                    return False
+                await self.store.set(session_id, session, expires_at=expires_at)
+        value = self.codec.encrypt({"id": session_id}, exp=expires_at)
+        cookie_max_age = None if self.config.cookie.transient else max_age
+        response.set_cookie(self.name, value, options, cookie_max_age)
+        for index in sorted(i for i in chunk_indices(self.name, request_cookies) if i >= 0):
+            response.delete_cookie(f"{self.name}__{index}", options)  # stale stateless chunks
+        response.no_store()
+        return True
+
+    async def remove(
+        self,
+        response: Response,
+        request_cookies: Mapping[str, str],
+        options: CookieOptions,
+        *,
+        now: float,
+    ) -> None:
+        session_id = self.session_id(request_cookies, now)
+        self._rules.delete(response, request_cookies, options)
+        if session_id is not None:
+            await self.store.delete(session_id)

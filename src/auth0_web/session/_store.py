@@ -1,0 +1,119 @@
+"""Server-side session storage: the protocol a store implements, and an in-memory store.
+
+With a ``session_store``, the cookie carries only an encrypted random session id and the
+session lives in the store, so it can be revoked server-side (back-channel logout), can hold
+large token sets, and is shared by every app instance that shares the store.
+
+A store is any object with these async methods (``typing.Protocol``, no base class needed):
+
+``get(id) -> SessionData | None``, ``set(id, session, *, expires_at)``, ``delete(id)``;
+optionally ``update(id, session, *, expires_at) -> bool`` (atomic "only if it still
+exists": without it a request racing a logout could bring the session back) and
+``delete_by_logout_token(claims) -> int`` (needed for back-channel logout).
+``expires_at`` is when the session ends (epoch seconds): expire the record then.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ._model import SessionData
+
+__all__ = [
+    "LogoutTokenClaims",
+    "MemorySessionStore",
+    "SessionDataStore",
+    "SupportsLogoutTokens",
+    "SupportsUpdate",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutTokenClaims:
+    """Who a verified back-channel logout token logs out (``sid`` and/or ``sub``)."""
+
+    iss: str
+    sid: str | None = None
+    sub: str | None = None
+
+
+@runtime_checkable
+class SessionDataStore(Protocol):
+    async def get(self, id: str) -> SessionData | None: ...
+
+    async def set(self, id: str, session: SessionData, *, expires_at: int) -> None: ...
+
+    async def delete(self, id: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsUpdate(Protocol):
+    async def update(self, id: str, session: SessionData, *, expires_at: int) -> bool: ...
+
+
+@runtime_checkable
+class SupportsLogoutTokens(Protocol):
+    async def delete_by_logout_token(self, claims: LogoutTokenClaims) -> int: ...
+
+
+def session_subject(session: SessionData) -> str | None:
+    sub = session.user.get("sub")
+    return sub if isinstance(sub, str) and sub else None
+
+
+class MemorySessionStore:
+    """Sessions in this process's memory: for development and tests, not for production
+    (sessions vanish on restart and are not shared between processes).
+
+    Records are kept as JSON, so callers never share objects with the store.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._records: dict[str, tuple[int, str]] = {}
+
+    def __len__(self) -> int:
+        self._prune()
+        return len(self._records)
+
+    def _prune(self) -> None:
+        now = self._clock()
+        for key in [k for k, (exp, _) in self._records.items() if exp <= now]:
+            del self._records[key]
+
+    async def get(self, id: str) -> SessionData | None:
+        record = self._records.get(id)
+        if record is None or record[0] <= self._clock():
+            return None
+        return SessionData.from_dict(json.loads(record[1]))
+
+    async def set(self, id: str, session: SessionData, *, expires_at: int) -> None:
+        self._prune()
+        self._records[id] = (expires_at, json.dumps(session.to_dict()))
+
+    async def update(self, id: str, session: SessionData, *, expires_at: int) -> bool:
+        record = self._records.get(id)
+        if record is None or record[0] <= self._clock():
+            return False
+        self._records[id] = (expires_at, json.dumps(session.to_dict()))
+        return True
+
+    async def delete(self, id: str) -> None:
+        self._records.pop(id, None)
+
+    async def delete_by_logout_token(self, claims: LogoutTokenClaims) -> int:
+        doomed = []
+        for key, (_, raw) in self._records.items():
+            session = SessionData.from_dict(json.loads(raw))
+            if claims.sid is not None:
+                if session.internal.sid == claims.sid:
+                    doomed.append(key)
+            elif claims.sub is not None and session_subject(session) == claims.sub:
+                doomed.append(key)
+        for key in doomed:
+            del self._records[key]
+        return len(doomed)

@@ -1,0 +1,1 @@
+"""Session stores for server-side (stateful) sessions."""
