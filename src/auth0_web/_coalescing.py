@@ -13,15 +13,53 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from .oidc._token import TokenResponse
 
 __all__ = ["REMEMBER_SECONDS", "RefreshCoalescer", "RefreshResult"]
+
+
+class DistributedRefresh(Protocol):
+    async def refresh_once(
+        self,
+        refresh_token: str,
+        resource: str,
+        refresh: Callable[[str], Awaitable[tuple[bytes, str | None]]],
+    ) -> bytes: ...
+
+
+def _encode(result: RefreshResult) -> bytes:
+    tokens = result.tokens
+    return json.dumps(
+        {
+            "tokens": {
+                "access_token": tokens.access_token,
+                "token_type": tokens.token_type,
+                "expires_in": tokens.expires_in,
+                "id_token": tokens.id_token,
+                "refresh_token": tokens.refresh_token,
+                "scope": tokens.scope,
+            },
+            "claims": result.claims,
+            "issued_at": result.issued_at,
+        }
+    ).encode("utf-8")
+
+
+def _decode(data: bytes) -> RefreshResult:
+    payload = json.loads(data)
+    fields = payload["tokens"]
+    return RefreshResult(
+        tokens=TokenResponse(raw=dict(fields), **fields),
+        claims=payload["claims"],
+        issued_at=int(payload["issued_at"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +93,14 @@ class RefreshCoalescer:
     """
 
     def __init__(
-        self, *, remember_for: float = REMEMBER_SECONDS, max_entries: int = MAX_REMEMBERED
+        self,
+        *,
+        remember_for: float = REMEMBER_SECONDS,
+        max_entries: int = MAX_REMEMBERED,
+        distributed: DistributedRefresh | None = None,
     ) -> None:
+        #: A store that coalesces across processes too (``RedisSessionStore``).
+        self.distributed = distributed
         self.remember_for = remember_for
         self.max_entries = max_entries
         self._results: OrderedDict[str, tuple[float, RefreshResult]] = OrderedDict()
@@ -127,6 +171,27 @@ class RefreshCoalescer:
             return result
         return replace(result, tokens=replace(result.tokens, refresh_token=newest))
 
+    # -- across processes ----------------------------------------------------------------------
+
+    async def _refresh_everywhere(
+        self,
+        refresh_token: str,
+        audience: str | None,
+        scope: str,
+        refresh: Callable[[str], Awaitable[RefreshResult]],
+    ) -> RefreshResult:
+        assert self.distributed is not None
+
+        async def run(presented: str) -> tuple[bytes, str | None]:
+            self.calls += 1
+            result = await refresh(presented)
+            return _encode(result), result.tokens.refresh_token
+
+        data = await self.distributed.refresh_once(
+            refresh_token, f"{audience or ''}\x00{scope}", run
+        )
+        return _decode(data)
+
     # -- running -----------------------------------------------------------------------------
 
     async def run(
@@ -178,8 +243,11 @@ class RefreshCoalescer:
                 if remembered is not None:
                     return remembered
                 presented = self.current(refresh_token)
-                self.calls += 1
-                result = await refresh(presented)
+                if self.distributed is not None:
+                    result = await self._refresh_everywhere(presented, audience, scope, refresh)
+                else:
+                    self.calls += 1
+                    result = await refresh(presented)
                 issued = result.tokens.refresh_token
                 until = time.monotonic() + self.remember_for
                 if issued is not None and issued != presented:

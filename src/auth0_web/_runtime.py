@@ -81,7 +81,11 @@ class Runtime:
             ttl=config.discovery_ttl,
         )
         self.jwks = JwksCache(self.http, ttl=config.discovery_ttl)
-        self.refreshes = RefreshCoalescer()
+        # A store that can coalesce refreshes across processes (the Redis store) does.
+        distributed = getattr(config.session_store, "refresh_once", None)
+        self.refreshes = RefreshCoalescer(
+            distributed=config.session_store if distributed is not None else None  # type: ignore[arg-type]
+        )
         self.logout_replays = ReplayGuard()
         self.client_auth = ClientAuth(
             config.client_id, config.client_secret, config.token_endpoint_auth_method

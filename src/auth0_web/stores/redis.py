@@ -6,8 +6,9 @@ Key layout (every key starts with ``prefix``, default ``auth0:``)::
     {prefix}sid:{sid}         set of session ids with this ID-token ``sid``   (back-channel
     {prefix}sub:{sub}         set of session ids of this user (``sub``)        logout indexes)
     {prefix}jti:{jti}         a back-channel logout token already used (TTL = its ``exp``)
-    {prefix}lock:{key}        a refresh in progress in some process (short TTL)
-    {prefix}result:{key}      that refresh's result, for the other processes (30 s TTL)
+    {prefix}lock:{hash}       a refresh with that refresh token in progress somewhere (10 s)
+    {prefix}result:{hash}     a refresh's result, for requests in other processes (30 s)
+    {prefix}rot:{hash}        the refresh token that replaced this one (30 s)
 
 Index sets expire with the longest-lived session they point to; stale members (sessions
 that expired on their own) are harmless and dropped when the set is read. Session ids are
@@ -17,6 +18,7 @@ that expired on their own) are harmless and dropped when the set is read. Sessio
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 import time
@@ -144,31 +146,70 @@ class RedisSessionStore:
             await self.redis.set(self._key("jti", jti), b"1", ex=self._ttl(expires_at), nx=True)
         )
 
-    async def run_exclusive(
+    async def refresh_once(
         self,
-        key: str,
-        factory: Callable[[], Awaitable[bytes]],
+        refresh_token: str,
+        resource: str,
+        refresh: Callable[[str], Awaitable[tuple[bytes, str | None]]],
         *,
         remember_for: float = 30.0,
         wait: float = 10.0,
     ) -> bytes:
-        """Run ``factory`` in at most one process at a time for ``key``; the others wait and
-        get its result (coalesces refreshes across app instances)."""
-        result_key, lock_key = self._key("result", key), self._key("lock", key)
+        """Coalesce a token refresh across processes.
+
+        ``refresh(presented)`` performs the refresh with the refresh token to present and
+        returns ``(result, new refresh token or None)``. One process at a time refreshes a
+        given refresh token (a lock on its hash); others wait and reuse the result for the
+        same ``resource`` (audience and scope), or, for another resource, present the token
+        that replaced it, so a rotating provider never sees one token used twice.
+        """
+        digest = _digest(refresh_token)
+        result_key = self._key("result", _digest(refresh_token, resource))
         deadline = time.monotonic() + wait
-        token = secrets.token_hex(16)
         while True:
             cached = await self.redis.get(result_key)
             if cached is not None:
                 return cached.encode() if isinstance(cached, str) else cached
-            if await self.redis.set(lock_key, token, nx=True, px=int(wait * 1000)):
+            presented = await self._newest(refresh_token)
+            lock_key = self._key("lock", _digest(presented))
+            owner = secrets.token_hex(16)
+            if await self.redis.set(lock_key, owner, nx=True, px=int(wait * 1000)):
                 try:
-                    value = await factory()
-                    await self.redis.set(result_key, value, px=int(remember_for * 1000))
+                    cached = await self.redis.get(result_key)
+                    if cached is not None:
+                        return cached.encode() if isinstance(cached, str) else cached
+                    if await self._newest(refresh_token) != presented:
+                        continue  # rotated while we took the lock: lock the new token
+                    value, issued = await refresh(presented)
+                    ttl = int(remember_for * 1000)
+                    async with self.redis.pipeline(transaction=True) as pipe:
+                        pipe.set(result_key, value, px=ttl)
+                        if presented != refresh_token:
+                            pipe.set(
+                                self._key("result", _digest(presented, resource)), value, px=ttl
+                            )
+                        if issued is not None and issued != presented:
+                            pipe.set(self._key("rot", _digest(presented)), issued, px=ttl)
+                            if digest != _digest(presented):
+                                pipe.set(self._key("rot", digest), issued, px=ttl)
+                        await pipe.execute()
                     return value
                 finally:
-                    await self.redis.eval(_RELEASE, 1, lock_key, token)
+                    await self.redis.eval(_RELEASE, 1, lock_key, owner)
             if time.monotonic() > deadline:
-                # The holder vanished without a result: do the work ourselves.
-                return await factory()
+                # The holder vanished without a result: refresh ourselves.
+                value, _ = await refresh(await self._newest(refresh_token))
+                return value
             await asyncio.sleep(0.02)
+
+    async def _newest(self, refresh_token: str) -> str:
+        for _ in range(16):
+            newer = await self.redis.get(self._key("rot", _digest(refresh_token)))
+            if newer is None:
+                break
+            refresh_token = newer.decode() if isinstance(newer, bytes) else str(newer)
+        return refresh_token
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
