@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean install node browser
+.PHONY: demo test lint typecheck unit bench clean install node system
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,14 @@ node:
 	cd tests/op && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
 	cd tests/interop && (test -d node_modules || npm ci --no-audit --no-fund --loglevel=error)
 
-# Debian's Chromium for the browser test (Playwright drives it; no browser download).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use: Chromium for the browser test (Playwright drives it; no
+# browser download) and redis-server for the Redis store (the tests start their own).
+system:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench examples
@@ -32,7 +36,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: install node browser lint typecheck
+test: install node system lint typecheck
 	$(PY) -m pytest -q
 
 demo: install
@@ -40,6 +44,7 @@ demo: install
 
 bench: install
 	$(PY) bench/session_codec.py
+	$(PY) bench/access_token.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/op/node_modules tests/interop/node_modules
