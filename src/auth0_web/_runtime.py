@@ -67,7 +67,9 @@ class Runtime:
         self.codec = CookieCodec(config.secrets)
         self.sessions: StatelessSessionStore | StatefulSessionStore
         if config.session_store is not None:
-            self.sessions = StatefulSessionStore(config.session, self.codec, config.session_store)
+            self.sessions = StatefulSessionStore(
+                config.session, self.codec, config.session_store, issuer=config.issuer
+            )
         else:
             self.sessions = StatelessSessionStore(config.session, self.codec)
         self.transactions = TransactionStore(

@@ -57,6 +57,9 @@ def _check_claims(
         raise LogoutTokenError("aud missing or invalid")
     if client_id not in audiences:
         raise LogoutTokenError("audience mismatch")
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        # As for ID tokens (OIDC Core 3.1.3.7): several audiences need azp = this client.
+        raise LogoutTokenError("azp required with multiple audiences")
     iat, exp = claims.get("iat"), claims.get("exp")
     if not is_numeric_date(iat):
         raise LogoutTokenError("iat missing or invalid")

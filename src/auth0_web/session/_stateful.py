@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .._config import SessionConfig
 from .._http import CookieOptions, Response
@@ -30,7 +31,10 @@ _ID_RE = re.compile(r"[0-9a-f]{32}")
 class StatefulSessionStore:
     """The stateful counterpart of :class:`StatelessSessionStore` (same async surface)."""
 
-    def __init__(self, config: SessionConfig, codec: CookieCodec, store: SessionDataStore) -> None:
+    def __init__(
+        self, config: SessionConfig, codec: CookieCodec, store: SessionDataStore, *, issuer: str
+    ) -> None:
+        self.issuer = issuer
         self.config = config
         self.codec = codec
         self.store = store
@@ -85,6 +89,13 @@ class StatefulSessionStore:
             await self.remove(response, request_cookies, options, now=now)
             return False
         expires_at = now + max_age
+        # The record names its issuer, so a store shared by several tenants deletes only
+        # the right tenant's sessions on a back-channel logout.
+        if session.internal.extra.get("iss") != self.issuer:
+            internal = replace(
+                session.internal, extra={**session.internal.extra, "iss": self.issuer}
+            )
+            session = replace(session, internal=internal)
         existing = self.session_id(request_cookies, now)
         if is_new or existing is None:
             if existing is not None:

@@ -65,6 +65,19 @@ def session_subject(session: SessionData) -> str | None:
     return sub if isinstance(sub, str) and sub else None
 
 
+def matches_logout_token(session: SessionData, claims: LogoutTokenClaims) -> bool:
+    """The session a verified logout token ends: same issuer (when the record names one),
+    then the ``sid``, or, without one, the ``sub``; with both, both must match."""
+    issuer = session.internal.extra.get("iss")
+    if issuer is not None and issuer != claims.iss:
+        return False
+    if claims.sid is not None:
+        if session.internal.sid != claims.sid:
+            return False
+        return claims.sub is None or session_subject(session) == claims.sub
+    return claims.sub is not None and session_subject(session) == claims.sub
+
+
 class MemorySessionStore:
     """Sessions in this process's memory: for development and tests, not for production
     (sessions vanish on restart and are not shared between processes).
@@ -106,14 +119,11 @@ class MemorySessionStore:
         self._records.pop(id, None)
 
     async def delete_by_logout_token(self, claims: LogoutTokenClaims) -> int:
-        doomed = []
-        for key, (_, raw) in self._records.items():
-            session = SessionData.from_dict(json.loads(raw))
-            if claims.sid is not None:
-                if session.internal.sid == claims.sid:
-                    doomed.append(key)
-            elif claims.sub is not None and session_subject(session) == claims.sub:
-                doomed.append(key)
+        doomed = [
+            key
+            for key, (_, raw) in self._records.items()
+            if matches_logout_token(SessionData.from_dict(json.loads(raw)), claims)
+        ]
         for key in doomed:
             del self._records[key]
         return len(doomed)

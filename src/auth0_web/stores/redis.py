@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..session._model import SessionData
-from ..session._store import LogoutTokenClaims, session_subject
+from ..session._store import LogoutTokenClaims, matches_logout_token, session_subject
 
 __all__ = ["RedisSessionStore"]
 
@@ -123,17 +123,14 @@ class RedisSessionStore:
         if not ids:
             return 0
         keys = [self._key("s", i) for i in ids]
-        if claims.sid is not None and claims.sub is not None:
-            # Both given: only sessions of that user (a sid is unique per issuer anyway).
-            raw = await self.redis.mget(keys)
-            keep = []
-            for key, value in zip(keys, raw, strict=True):
-                if value is None:
-                    continue
-                session = SessionData.from_dict(json.loads(value))
-                if session_subject(session) != claims.sub:
-                    keep.append(key)
-            keys = [k for k in keys if k not in keep]
+        # Only the sessions the token really names (issuer, and sub when both are given).
+        records = await self.redis.mget(keys)
+        keys = [
+            key
+            for key, raw in zip(keys, records, strict=True)
+            if raw is not None
+            and matches_logout_token(SessionData.from_dict(json.loads(raw)), claims)
+        ]
         deleted = int(await self.redis.delete(*keys)) if keys else 0
         await self.redis.srem(index, *ids)
         return deleted
