@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.scripted_op_fixtures",
     "tests.support.op_fixtures",
+    "tests.support.redis_server",
 ]

@@ -81,6 +81,7 @@ class Auth0Middleware:
         """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
         rt = self.rt
         session = await self.client._stored_session(state) if state.pending is not None else None
+        rolling = session is None
         if session is None and not state.deleted:
             if not rt.config.session.rolling:
                 return []
@@ -103,7 +104,7 @@ class Auth0Middleware:
         if state.deleted and session is None:
             await rt.sessions.remove(response, state.request.cookies, options, now=rt.clock())
         elif session is not None and not await rt.sessions.save(
-            response, session, state.request.cookies, rt.now(), options
+            response, session, state.request.cookies, rt.now(), options, roll=rolling
         ):
             # A stateful session deleted meanwhile (a logout): no cookie, so a slow request
             # cannot bring the session back.

@@ -21,7 +21,7 @@ from ._chunks import chunk_indices
 from ._codec import CookieCodec
 from ._model import SessionData
 from ._stateless import StatelessSessionStore, session_max_age
-from ._store import SessionDataStore, SupportsUpdate
+from ._store import SessionDataStore, SupportsTouch, SupportsUpdate
 
 __all__ = ["StatefulSessionStore"]
 
@@ -81,9 +81,14 @@ class StatefulSessionStore:
         options: CookieOptions,
         *,
         is_new: bool = False,
+        roll: bool = False,
     ) -> bool:
         """Store the session and set the id cookie; ``False`` if nothing was written
-        because the session was deleted meanwhile (e.g. by a logout)."""
+        because the session was deleted meanwhile (e.g. by a logout).
+
+        ``roll``: the session is unchanged, only its expiry moves; with a store that can
+        ``touch``, the record is not rewritten (its tokens may be newer than this copy).
+        """
         max_age = session_max_age(self.config, session.internal.created_at, now)
         if max_age <= 0:
             await self.remove(response, request_cookies, options, now=now)
@@ -104,7 +109,10 @@ class StatefulSessionStore:
             await self.store.set(session_id, session, expires_at=expires_at)
         else:
             session_id = existing
-            if isinstance(self.store, SupportsUpdate):
+            if roll and isinstance(self.store, SupportsTouch):
+                if not await self.store.touch(session_id, session, expires_at=expires_at):
+                    return False
+            elif isinstance(self.store, SupportsUpdate):
                 if not await self.store.update(session_id, session, expires_at=expires_at):
                     return False
             else:

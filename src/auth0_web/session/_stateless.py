@@ -114,6 +114,7 @@ class StatelessSessionStore:
         options: CookieOptions,
         *,
         is_new: bool = False,
+        roll: bool = False,
     ) -> bool:
         self.write(response, session, request_cookies, now, options)
         return True

@@ -9,7 +9,9 @@ A store is any object with these async methods (``typing.Protocol``, no base cla
 ``get(id) -> SessionData | None``, ``set(id, session, *, expires_at)``, ``delete(id)``;
 optionally ``update(id, session, *, expires_at) -> bool`` (atomic "only if it still
 exists": without it a request racing a logout could bring the session back) and
-``delete_by_logout_token(claims) -> int`` (needed for back-channel logout).
+``delete_by_logout_token(claims) -> int`` (needed for back-channel logout), and
+``touch(id, session, *, expires_at) -> bool`` (extend the expiry without rewriting: a rolling
+request then cannot write back tokens another instance refreshed meanwhile).
 ``expires_at`` is when the session ends (epoch seconds): expire the record then.
 """
 
@@ -53,6 +55,11 @@ class SessionDataStore(Protocol):
 @runtime_checkable
 class SupportsUpdate(Protocol):
     async def update(self, id: str, session: SessionData, *, expires_at: int) -> bool: ...
+
+
+@runtime_checkable
+class SupportsTouch(Protocol):
+    async def touch(self, id: str, session: SessionData, *, expires_at: int) -> bool: ...
 
 
 @runtime_checkable
@@ -113,6 +120,13 @@ class MemorySessionStore:
         if record is None or record[0] <= self._clock():
             return False
         self._records[id] = (expires_at, json.dumps(session.to_dict()))
+        return True
+
+    async def touch(self, id: str, session: SessionData, *, expires_at: int) -> bool:
+        record = self._records.get(id)
+        if record is None or record[0] <= self._clock():
+            return False
+        self._records[id] = (expires_at, record[1])
         return True
 
     async def delete(self, id: str) -> None:

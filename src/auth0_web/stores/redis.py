@@ -106,6 +106,16 @@ class RedisSessionStore:
                 pipe.expire(key, ttl, nx=True)
                 pipe.expire(key, ttl, gt=True)
 
+    async def touch(self, id: str, session: SessionData, *, expires_at: int) -> bool:
+        """Extend a session's expiry without rewriting it (``False`` if it is gone)."""
+        ttl = self._ttl(expires_at)
+        if not await self.redis.expire(self._key("s", id), ttl):
+            return False
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._index(pipe, id, session, ttl)
+            await pipe.execute()
+        return True
+
     async def delete(self, id: str) -> None:
         await self.redis.delete(self._key("s", id))
 
@@ -123,16 +133,20 @@ class RedisSessionStore:
         if not ids:
             return 0
         keys = [self._key("s", i) for i in ids]
-        # Only the sessions the token really names (issuer, and sub when both are given).
+        # Only the sessions the token really names (issuer, and sub when both are given);
+        # ids leave the index only when their session is deleted or already gone.
         records = await self.redis.mget(keys)
-        keys = [
-            key
-            for key, raw in zip(keys, records, strict=True)
-            if raw is not None
-            and matches_logout_token(SessionData.from_dict(json.loads(raw)), claims)
-        ]
-        deleted = int(await self.redis.delete(*keys)) if keys else 0
-        await self.redis.srem(index, *ids)
+        doomed: list[str] = []
+        gone: list[str] = []
+        for session_id, key, raw in zip(ids, keys, records, strict=True):
+            if raw is None:
+                gone.append(session_id)
+            elif matches_logout_token(SessionData.from_dict(json.loads(raw)), claims):
+                doomed.append(key)
+                gone.append(session_id)
+        deleted = int(await self.redis.delete(*doomed)) if doomed else 0
+        if gone:
+            await self.redis.srem(index, *gone)
         return deleted
 
     # -- extras the SDK uses when present -----------------------------------------------------
