@@ -45,6 +45,7 @@ demo: install
 bench: install
 	$(PY) bench/session_codec.py
 	$(PY) bench/access_token.py
+	$(PY) bench/redis_session.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/op/node_modules tests/interop/node_modules
