@@ -89,6 +89,9 @@ class Auth0Client:
         clock_tolerance: int = 30,
         discovery_ttl: int = 600,
         session_store: SessionDataStore | None = None,
+        pushed_authorization_requests: bool = False,
+        client_assertion_signing_key: object | None = None,
+        client_assertion_signing_alg: str | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config: Config = build_config(
@@ -120,6 +123,9 @@ class Auth0Client:
             on_callback=on_callback,
             discovery_ttl=discovery_ttl,
             session_store=session_store,
+            pushed_authorization_requests=pushed_authorization_requests,
+            client_assertion_signing_key=client_assertion_signing_key,
+            client_assertion_signing_alg=client_assertion_signing_alg,
         )
         self._rt = Runtime(self.config, clock=clock or time.time)
         self._router = Router(self._rt)

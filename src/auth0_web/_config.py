@@ -20,6 +20,7 @@ from ._errors import InvalidConfigurationError
 
 if TYPE_CHECKING:
     from ._http import Response
+    from .oidc._client_auth import AssertionKey
     from .session._model import SessionData
     from .session._store import SessionDataStore
 
@@ -139,6 +140,10 @@ class Config:
     on_callback: OnCallback | None
     discovery_ttl: int
     session_store: SessionDataStore | None = None
+    pushed_authorization_requests: bool = False
+    #: The loaded private key for private_key_jwt (None: client secret authentication).
+    client_assertion_key: AssertionKey | None = None
+    client_assertion_signing_alg: str = "RS256"
 
     @property
     def audience(self) -> str | None:
@@ -316,6 +321,9 @@ def build_config(
     on_callback: OnCallback | None,
     discovery_ttl: int,
     session_store: SessionDataStore | None = None,
+    pushed_authorization_requests: bool = False,
+    client_assertion_signing_key: object | None = None,
+    client_assertion_signing_alg: str | None = None,
 ) -> Config:
     problems: list[str] = []
 
@@ -334,10 +342,33 @@ def build_config(
     if not client_id:
         problems.append("client_id: missing (set AUTH0_CLIENT_ID or pass client_id=)")
     client_secret = client_secret if client_secret is not None else _env("AUTH0_CLIENT_SECRET")
-    if not client_secret:
+    assertion_raw = (
+        client_assertion_signing_key
+        if client_assertion_signing_key is not None
+        else _env("AUTH0_CLIENT_ASSERTION_SIGNING_KEY")
+    )
+    if isinstance(assertion_raw, str):
+        # PEMs in environment variables often arrive with literal "\n" sequences.
+        assertion_raw = assertion_raw.replace("\\n", "\n")
+    assertion_alg = (
+        client_assertion_signing_alg or _env("AUTH0_CLIENT_ASSERTION_SIGNING_ALG") or "RS256"
+    )
+    assertion_key = None
+    if assertion_raw:
+        from .oidc._client_auth import load_assertion_key
+
+        try:
+            assertion_key = load_assertion_key(assertion_raw, assertion_alg)
+        except ValueError as exc:
+            problems.append(
+                f"client_assertion_signing_key: {exc} (AUTH0_CLIENT_ASSERTION_SIGNING_KEY, "
+                "AUTH0_CLIENT_ASSERTION_SIGNING_ALG)"
+            )
+    elif not client_secret:
         problems.append(
-            "client_secret: missing, the client cannot authenticate "
-            "(set AUTH0_CLIENT_SECRET or pass client_secret=)"
+            "client_secret: missing, the client cannot authenticate (set AUTH0_CLIENT_SECRET "
+            "or AUTH0_CLIENT_ASSERTION_SIGNING_KEY, or pass client_secret= or "
+            "client_assertion_signing_key=)"
         )
     if token_endpoint_auth_method not in ("client_secret_post", "client_secret_basic"):
         problems.append(
@@ -521,12 +552,12 @@ def build_config(
     if problems:
         raise InvalidConfigurationError(problems=problems)
 
-    assert domain is not None and client_id is not None and client_secret is not None
+    assert domain is not None and client_id is not None
     return Config(
         domain=origin,
         issuer=issuer,
         client_id=client_id,
-        client_secret=client_secret,
+        client_secret=client_secret or "",
         secrets=secrets,
         app_base_urls=tuple(bases),
         sign_in_return_to_path=sign_in_return_to_path,
@@ -553,6 +584,9 @@ def build_config(
         on_callback=on_callback,
         discovery_ttl=discovery_ttl,
         session_store=session_store,
+        pushed_authorization_requests=pushed_authorization_requests,
+        client_assertion_key=assertion_key,
+        client_assertion_signing_alg=assertion_alg,
     )
 
 

@@ -17,10 +17,10 @@ from ._coalescing import RefreshCoalescer
 from ._config import AppBaseUrl, Config
 from ._http import CookieOptions, Request
 from ._urls import resolve_app_base_url
+from .oidc._client_auth import ClientAuthentication, ClientSecret, PrivateKeyJwt
 from .oidc._discovery import DiscoveryCache, JwksCache
 from .oidc._http_client import HttpClient
 from .oidc._logout_token import ReplayGuard
-from .oidc._token import ClientAuth
 from .session._codec import CookieCodec
 from .session._model import SessionData
 from .session._stateful import StatefulSessionStore
@@ -89,9 +89,19 @@ class Runtime:
             distributed=config.session_store if distributed is not None else None  # type: ignore[arg-type]
         )
         self.logout_replays = ReplayGuard()
-        self.client_auth = ClientAuth(
-            config.client_id, config.client_secret, config.token_endpoint_auth_method
-        )
+        self.client_auth: ClientAuthentication
+        if config.client_assertion_key is not None:
+            self.client_auth = PrivateKeyJwt(
+                client_id=config.client_id,
+                key=config.client_assertion_key,
+                algorithm=config.client_assertion_signing_alg,
+                audience=config.issuer,
+                clock=clock,
+            )
+        else:
+            self.client_auth = ClientSecret(
+                config.client_id, config.client_secret, config.token_endpoint_auth_method
+            )
         cookie = config.session.cookie
         txn = config.transaction_cookie
         self._session_options = {

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from auth0_web.oidc._authorize import (
+    authorization_parameters,
     authorization_url,
     code_challenge_s256,
     generate_code_verifier,
@@ -43,7 +44,7 @@ def query_pairs(url: str) -> list[tuple[str, str]]:
 
 
 def build(extra: dict[str, str], endpoint: str = ENDPOINT) -> list[tuple[str, str]]:
-    return query_pairs(authorization_url(endpoint, extra=extra, **SDK))
+    return query_pairs(authorization_url(endpoint, authorization_parameters(extra=extra, **SDK)))
 
 
 # -- PKCE ---------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def test_sdk_parameters_appear_once_with_the_sdks_values() -> None:
 
 
 def test_url_starts_with_the_endpoint() -> None:
-    url = authorization_url(ENDPOINT, extra={}, **SDK)
+    url = authorization_url(ENDPOINT, authorization_parameters(extra={}, **SDK))
     assert url.startswith(ENDPOINT + "?")
 
 
@@ -114,7 +115,7 @@ def test_endpoint_with_existing_query_is_extended() -> None:
 
 
 def test_code_verifier_is_never_in_the_url() -> None:
-    url = authorization_url(ENDPOINT, extra={}, **SDK)
+    url = authorization_url(ENDPOINT, authorization_parameters(extra={}, **SDK))
     assert SDK["code_verifier"] not in url
     assert "code_verifier" not in url
 

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 __all__ = [
     "RESERVED_PARAMETERS",
+    "authorization_parameters",
     "authorization_url",
     "code_challenge_s256",
     "generate_code_verifier",
@@ -60,8 +61,12 @@ def code_challenge_s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def authorization_url(
-    endpoint: str,
+def authorization_url(endpoint: str, params: Mapping[str, str]) -> str:
+    separator = "&" if "?" in endpoint else "?"
+    return endpoint + separator + urlencode(params)
+
+
+def authorization_parameters(
     *,
     client_id: str,
     redirect_uri: str,
@@ -69,7 +74,8 @@ def authorization_url(
     nonce: str,
     code_verifier: str,
     extra: Mapping[str, str],
-) -> str:
+) -> dict[str, str]:
+    """The authorization request's parameters, the SDK's own values always winning."""
     params: dict[str, str] = {k: v for k, v in extra.items() if k not in RESERVED_PARAMETERS}
     params.update(
         client_id=client_id,
@@ -80,5 +86,4 @@ def authorization_url(
         state=state,
         nonce=nonce,
     )
-    separator = "&" if "?" in endpoint else "?"
-    return endpoint + separator + urlencode(params)
+    return params

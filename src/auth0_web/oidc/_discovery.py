@@ -40,6 +40,7 @@ class ProviderMetadata:
     end_session_endpoint: str | None
     revocation_endpoint: str | None
     userinfo_endpoint: str | None
+    par_endpoint: str | None
     iss_parameter_supported: bool
     raw: dict[str, Any]
 
@@ -104,6 +105,9 @@ def parse_metadata(doc: object, *, issuer: str, insecure: bool) -> ProviderMetad
             doc, "revocation_endpoint", insecure=insecure, required=False
         ),
         userinfo_endpoint=_endpoint(doc, "userinfo_endpoint", insecure=insecure, required=False),
+        par_endpoint=_endpoint(
+            doc, "pushed_authorization_request_endpoint", insecure=insecure, required=False
+        ),
         iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
         raw=doc,
     )

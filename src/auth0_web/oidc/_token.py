@@ -7,14 +7,13 @@ outside input like any other.
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from .._errors import OAuth2Error
+from ._client_auth import ClientAuthentication, ClientSecret
 from ._http_client import HttpClient, HttpResponse
 
 __all__ = [
@@ -35,29 +34,8 @@ class TokenResponseError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class ClientAuth:
-    """Client credentials and how to present them (RFC 6749 section 2.3.1)."""
-
-    client_id: str
-    client_secret: str
-    method: str = "client_secret_post"
-
-    def apply(self, form: dict[str, str]) -> dict[str, str]:
-        """Add credentials to ``form``; return the extra request headers."""
-        if self.method == "client_secret_basic":
-            # RFC 6749 section 2.3.1: form-urlencode each part before joining with ':'.
-            raw = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
-            token = base64.b64encode(raw.encode("utf-8")).decode("ascii")
-            return {"Authorization": f"Basic {token}"}
-        form["client_id"] = self.client_id
-        form["client_secret"] = self.client_secret
-        return {}
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientAuth(client_id={self.client_id!r}, client_secret='***', method={self.method!r})"
-        )
+#: Kept for callers of the earlier name.
+ClientAuth = ClientSecret
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +121,7 @@ def parse_token_response(response: HttpResponse, *, require_id_token: bool) -> T
 async def authorization_code_grant(
     http: HttpClient,
     token_endpoint: str,
-    auth: ClientAuth,
+    auth: ClientAuthentication,
     *,
     code: str,
     redirect_uri: str,
@@ -164,7 +142,7 @@ async def authorization_code_grant(
 async def refresh_token_grant(
     http: HttpClient,
     token_endpoint: str,
-    auth: ClientAuth,
+    auth: ClientAuthentication,
     *,
     refresh_token: str,
     scope: str | None = None,
@@ -182,7 +160,7 @@ async def refresh_token_grant(
 
 
 async def revoke_token(
-    http: HttpClient, revocation_endpoint: str, auth: ClientAuth, token: str, hint: str
+    http: HttpClient, revocation_endpoint: str, auth: ClientAuthentication, token: str, hint: str
 ) -> bool:
     """RFC 7009: revoke ``token``; ``True`` when the server accepted the request."""
     form = {"token": token, "token_type_hint": hint}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from .._config import AppBaseUrl
-from .._errors import DiscoveryError, InvalidRequestError
+from .._errors import DiscoveryError, HttpError, InvalidRequestError
 from .._http import Request, Response
 from .._runtime import Runtime
 from .._urls import safe_return_to
@@ -15,7 +16,12 @@ from ..oidc._authorize import (
     generate_code_verifier,
     random_token,
 )
+from ..oidc._authorize import authorization_parameters as build_authorization_parameters
+from ..oidc._par import ParError, pushed_authorization_url
 from ..session._transaction import TransactionState
+
+logger = logging.getLogger("auth0_web")
+LOGIN_FAILED = "An error occurred while trying to initiate the login request."
 
 __all__ = ["handle_login", "is_prefetch", "start_interactive_login"]
 
@@ -101,9 +107,8 @@ async def start_interactive_login(
     try:
         metadata = await rt.discovery.get()
     except DiscoveryError:
-        return Response.text("An error occurred while trying to initiate the login request.", 500)
-    url = authorization_url(
-        metadata.authorization_endpoint,
+        return Response.text(LOGIN_FAILED, 500)
+    authorize_params = build_authorization_parameters(
         client_id=rt.config.client_id,
         redirect_uri=base.url_for(rt.config.routes.callback),
         state=txn.state,
@@ -111,6 +116,28 @@ async def start_interactive_login(
         code_verifier=txn.code_verifier,
         extra=params,
     )
+    if rt.config.pushed_authorization_requests:
+        par_endpoint = metadata.par_endpoint
+        if par_endpoint is None:
+            logger.error(
+                "pushed_authorization_requests is on but the authorization server does not "
+                "advertise a pushed_authorization_request_endpoint"
+            )
+            return Response.text(LOGIN_FAILED, 500)
+        try:
+            url = await pushed_authorization_url(
+                rt.http,
+                par_endpoint=par_endpoint,
+                authorization_endpoint=metadata.authorization_endpoint,
+                client_id=rt.config.client_id,
+                auth=rt.client_auth,
+                params=authorize_params,
+            )
+        except (ParError, HttpError) as exc:
+            logger.warning("pushed authorization request failed: %s", getattr(exc, "reason", exc))
+            return Response.text(LOGIN_FAILED, 500)
+    else:
+        url = authorization_url(metadata.authorization_endpoint, authorize_params)
     response = Response.redirect(url)
     rt.transactions.save(
         response, txn, request.cookies, rt.now(), rt.transaction_cookie_options(base)
