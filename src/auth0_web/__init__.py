@@ -32,6 +32,7 @@ from ._http import CookieOptions, Request, Response
 from ._runtime import DEFAULT_ID_TOKEN_CLAIMS, filter_default_id_token_claims
 from ._version import __version__
 from .adapters.asgi import Auth0Middleware
+from .oidc._dpop import DpopKey, DpopKeyPair, generate_dpop_key_pair
 from .routes import CallbackContext
 from .session import AccessTokenSet, SessionData, SessionInternal, TokenSet
 from .session._store import LogoutTokenClaims, MemorySessionStore, SessionDataStore
@@ -52,6 +53,8 @@ __all__ = [
     "CookieOptions",
     "DiscoveryError",
     "DomainValidationError",
+    "DpopKey",
+    "DpopKeyPair",
     "Fetcher",
     "HttpError",
     "InvalidConfigurationError",
@@ -74,4 +77,5 @@ __all__ = [
     "TransactionCookieConfig",
     "__version__",
     "filter_default_id_token_claims",
+    "generate_dpop_key_pair",
 ]

@@ -17,6 +17,7 @@ from ._access_tokens import AccessToken
 from ._config import (
     BeforeSessionSaved,
     Config,
+    DpopOptions,
     OnCallback,
     Routes,
     SessionConfig,
@@ -92,6 +93,9 @@ class Auth0Client:
         pushed_authorization_requests: bool = False,
         client_assertion_signing_key: object | None = None,
         client_assertion_signing_alg: str | None = None,
+        use_dpop: bool = False,
+        dpop_key_pair: object | None = None,
+        dpop_options: DpopOptions | Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config: Config = build_config(
@@ -126,6 +130,9 @@ class Auth0Client:
             pushed_authorization_requests=pushed_authorization_requests,
             client_assertion_signing_key=client_assertion_signing_key,
             client_assertion_signing_alg=client_assertion_signing_alg,
+            use_dpop=use_dpop,
+            dpop_key_pair=dpop_key_pair,
+            dpop_options=dpop_options,
         )
         self._rt = Runtime(self.config, clock=clock or time.time)
         self._router = Router(self._rt)
@@ -342,10 +349,12 @@ class Auth0Client:
         or from ``get_access_token`` (your own factory), and resolves relative URLs against
         ``base_url``. Requires a session (``AccessTokenError`` ``missing_session``).
         """
-        if use_dpop:
+        if use_dpop and self._rt.dpop is None:
             raise InvalidConfigurationError(
-                "use_dpop=True needs DPoP configured on the Auth0Client (not available yet)."
+                "create_fetcher(use_dpop=True) needs DPoP configured on the Auth0Client "
+                "(use_dpop=True and a dpop_key_pair)."
             )
+        dpop = None if use_dpop is False else self._rt.dpop
         if get_access_token is None:
             if await self.get_session(request) is None:
                 raise AccessTokenError(
@@ -358,7 +367,9 @@ class Auth0Client:
             factory: TokenFactory = default_factory
         else:
             factory = get_access_token
-        return Fetcher(factory, base_url=base_url, client=client, timeout=self.config.http_timeout)
+        return Fetcher(
+            factory, base_url=base_url, client=client, timeout=self.config.http_timeout, dpop=dpop
+        )
 
     # -- login ------------------------------------------------------------------------------
 

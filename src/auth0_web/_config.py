@@ -21,6 +21,7 @@ from ._errors import InvalidConfigurationError
 if TYPE_CHECKING:
     from ._http import Response
     from .oidc._client_auth import AssertionKey
+    from .oidc._dpop import DpopKey
     from .session._model import SessionData
     from .session._store import SessionDataStore
 
@@ -76,6 +77,23 @@ class TransactionCookieConfig:
     path: str = "/"
     domain: str | None = None
     max_age: int = 3600
+
+
+@dataclass(frozen=True)
+class DpopRetry:
+    """``dpop_options['retry']``: the wait before the one retry on a DPoP nonce challenge."""
+
+    delay: int = 100  # milliseconds (AUTH0_RETRY_DELAY)
+    jitter: bool = True  # multiply the delay by 0.5-1.0 (AUTH0_RETRY_JITTER)
+
+
+@dataclass(frozen=True)
+class DpopOptions:
+    """``dpop_options``: DPoP timing (seconds) and retry."""
+
+    clock_skew: int = 0  # added to proofs' iat (AUTH0_DPOP_CLOCK_SKEW)
+    clock_tolerance: int = 30  # AUTH0_DPOP_CLOCK_TOLERANCE
+    retry: DpopRetry = field(default_factory=DpopRetry)
 
 
 @dataclass(frozen=True)
@@ -144,6 +162,9 @@ class Config:
     #: The loaded private key for private_key_jwt (None: client secret authentication).
     client_assertion_key: AssertionKey | None = None
     client_assertion_signing_alg: str = "RS256"
+    #: The DPoP key when ``use_dpop`` (None: no DPoP).
+    dpop_key: DpopKey | None = None
+    dpop_options: DpopOptions = field(default_factory=lambda: DpopOptions())
 
     @property
     def audience(self) -> str | None:
@@ -324,6 +345,9 @@ def build_config(
     pushed_authorization_requests: bool = False,
     client_assertion_signing_key: object | None = None,
     client_assertion_signing_alg: str | None = None,
+    use_dpop: bool = False,
+    dpop_key_pair: object | None = None,
+    dpop_options: DpopOptions | Mapping[str, Any] | None = None,
 ) -> Config:
     problems: list[str] = []
 
@@ -541,6 +565,7 @@ def build_config(
         if hook is not None and not callable(hook):
             problems.append(f"{hook_name}: must be callable")
 
+    dpop_key, dpop_cfg = _dpop_settings(use_dpop, dpop_key_pair, dpop_options, problems)
     if session_store is not None:
         from .session._store import SessionDataStore as _Store
 
@@ -587,6 +612,8 @@ def build_config(
         pushed_authorization_requests=pushed_authorization_requests,
         client_assertion_key=assertion_key,
         client_assertion_signing_alg=assertion_alg,
+        dpop_key=dpop_key,
+        dpop_options=dpop_cfg,
     )
 
 
@@ -616,3 +643,79 @@ def _check_cookie_attrs(
         problems.append(f"{option}: same_site='none' requires secure=True (AUTH0_COOKIE_SECURE)")
     if not path.startswith("/") or any(c in path for c in ";\r\n"):
         problems.append(f"{option}: path must start with '/' (AUTH0_COOKIE_PATH)")
+
+
+def _env_int(name: str, problems: list[str]) -> int | None:
+    value = _env(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        problems.append(f"{name}: must be an integer")
+        return None
+
+
+def _dpop_settings(
+    use_dpop: bool,
+    key_pair: object | None,
+    options: DpopOptions | Mapping[str, Any] | None,
+    problems: list[str],
+) -> tuple[DpopKey | None, DpopOptions]:
+    """The DPoP key and options; DPoP asked for without a usable key is an error, never a
+    silent fallback to Bearer tokens."""
+    from .oidc._dpop import DpopKey
+
+    if isinstance(options, Mapping) and isinstance(options.get("retry"), Mapping):
+        options = {
+            **options,
+            "retry": _coerce(DpopRetry, options["retry"], "dpop_options['retry']", problems),
+        }
+    cfg = _coerce(DpopOptions, options, "dpop_options", problems)
+    skew = _env_int("AUTH0_DPOP_CLOCK_SKEW", problems)
+    tolerance = _env_int("AUTH0_DPOP_CLOCK_TOLERANCE", problems)
+    delay = _env_int("AUTH0_RETRY_DELAY", problems)
+    jitter = _env_bool("AUTH0_RETRY_JITTER")
+    cfg = DpopOptions(
+        clock_skew=cfg.clock_skew if options is not None or skew is None else skew,
+        clock_tolerance=cfg.clock_tolerance
+        if options is not None or tolerance is None
+        else tolerance,
+        retry=DpopRetry(
+            delay=cfg.retry.delay if options is not None or delay is None else delay,
+            jitter=cfg.retry.jitter if options is not None or jitter is None else jitter,
+        ),
+    )
+    if cfg.retry.delay < 0:
+        problems.append("dpop_options['retry']['delay']: must not be negative (AUTH0_RETRY_DELAY)")
+    if not 0 <= cfg.clock_tolerance <= 300:
+        problems.append("dpop_options['clock_tolerance']: must be 0-300 seconds")
+    if not use_dpop:
+        return None, cfg
+    source = key_pair
+    if source is None:
+        private_pem = _env("AUTH0_DPOP_PRIVATE_KEY")
+        public_pem = _env("AUTH0_DPOP_PUBLIC_KEY")
+        if private_pem:
+            source = (
+                private_pem.replace("\\n", "\n"),
+                public_pem.replace("\\n", "\n") if public_pem else None,
+            )
+    if source is None:
+        problems.append(
+            "dpop_key_pair: use_dpop=True needs an ES256 key pair (pass dpop_key_pair= or set "
+            "AUTH0_DPOP_PRIVATE_KEY and AUTH0_DPOP_PUBLIC_KEY; auth0_web.generate_dpop_key_pair() "
+            "makes one)"
+        )
+        return None, cfg
+    try:
+        if isinstance(source, DpopKey):
+            key = source
+        elif isinstance(source, tuple) and len(source) == 2:
+            key = DpopKey.from_pem(source[0], source[1])
+        else:
+            key = DpopKey.from_key(source)
+    except ValueError as exc:
+        problems.append(f"dpop_key_pair: {exc} (AUTH0_DPOP_PRIVATE_KEY, AUTH0_DPOP_PUBLIC_KEY)")
+        return None, cfg
+    return key, cfg

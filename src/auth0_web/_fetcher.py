@@ -7,6 +7,7 @@ response you pass), or from your own factory.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._access_tokens import AccessToken
+from .oidc._dpop import is_nonce_error, retry_delay
+from .oidc._token import DpopSigner
 
 __all__ = ["Fetcher", "TokenFactory"]
 
@@ -34,8 +37,10 @@ class Fetcher:
         base_url: str | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
+        dpop: DpopSigner | None = None,
     ) -> None:
         self._get_token = get_token
+        self._dpop = dpop
         self.base_url = base_url
         self._client = client
         self._owns_client = client is None
@@ -79,13 +84,34 @@ class Fetcher:
         if refresh:
             options["refresh"] = True
         token, token_type = await self._token(options)
-        # Ours replaces any Authorization the caller set, whatever its case.
-        all_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-        scheme = "DPoP" if token_type.lower() == "dpop" else "Bearer"
-        all_headers["Authorization"] = f"{scheme} {token}"
+        # Ours replace any Authorization/DPoP headers the caller set, whatever their case.
+        base_headers = {
+            k: v for k, v in (headers or {}).items() if k.lower() not in ("authorization", "dpop")
+        }
+        target = self.resolve(url)
+        # A DPoP-bound token keeps its scheme (with a proof when we hold the key); a Bearer
+        # token never switches scheme, and neither is ever downgraded.
+        bound = token_type.lower() == "dpop"
+        dpop = self._dpop if bound else None
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        return await self._client.request(method, self.resolve(url), headers=all_headers, **kwargs)
+        for attempt in (1, 2):
+            request_headers = dict(base_headers)
+            if dpop is not None:
+                request_headers["Authorization"] = f"DPoP {token}"
+                request_headers["DPoP"] = dpop.proof(method.upper(), target, access_token=token)
+            else:
+                request_headers["Authorization"] = f"{'DPoP' if bound else 'Bearer'} {token}"
+            response = await self._client.request(method, target, headers=request_headers, **kwargs)
+            if dpop is None:
+                return response
+            dpop.nonces.update(target, response.headers)
+            if attempt == 1 and is_nonce_error(response.status_code, response.headers, None):
+                await response.aclose()
+                await asyncio.sleep(retry_delay(dpop.retry_delay_ms, dpop.retry_jitter))
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:

@@ -42,6 +42,7 @@ async def _refresh(
             refresh_token=refresh_token,
             scope=scope,
             audience=audience,
+            dpop=rt.dpop,
         )
     except OAuth2Error as exc:
         if exc.code == "mfa_required":

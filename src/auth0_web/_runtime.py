@@ -19,8 +19,10 @@ from ._http import CookieOptions, Request
 from ._urls import resolve_app_base_url
 from .oidc._client_auth import ClientAuthentication, ClientSecret, PrivateKeyJwt
 from .oidc._discovery import DiscoveryCache, JwksCache
+from .oidc._dpop import DpopNonces
 from .oidc._http_client import HttpClient
 from .oidc._logout_token import ReplayGuard
+from .oidc._token import DpopSigner
 from .session._codec import CookieCodec
 from .session._model import SessionData
 from .session._stateful import StatefulSessionStore
@@ -85,6 +87,16 @@ class Runtime:
         self.jwks = JwksCache(self.http, ttl=config.discovery_ttl)
         # A store that can coalesce refreshes across processes (the Redis store) does.
         distributed = getattr(config.session_store, "refresh_once", None)
+        self.dpop: DpopSigner | None = None
+        if config.dpop_key is not None:
+            self.dpop = DpopSigner(
+                key=config.dpop_key,
+                nonces=DpopNonces(),
+                clock=clock,
+                clock_skew=config.dpop_options.clock_skew,
+                retry_delay_ms=config.dpop_options.retry.delay,
+                retry_jitter=config.dpop_options.retry.jitter,
+            )
         self.refreshes = RefreshCoalescer(
             distributed=config.session_store if distributed is not None else None  # type: ignore[arg-type]
         )

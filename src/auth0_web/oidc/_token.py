@@ -7,13 +7,15 @@ outside input like any other.
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import OAuth2Error
 from ._client_auth import ClientAuthentication, ClientSecret
+from ._dpop import DpopKey, DpopNonces, create_proof, is_nonce_error, retry_delay
 from ._http_client import HttpClient, HttpResponse
 
 __all__ = [
@@ -118,6 +120,56 @@ def parse_token_response(response: HttpResponse, *, require_id_token: bool) -> T
     )
 
 
+@dataclass(frozen=True)
+class DpopSigner:
+    """What a DPoP-protected request needs: the key, the nonces learnt per server, timing."""
+
+    key: DpopKey
+    nonces: DpopNonces
+    clock: Callable[[], float]
+    clock_skew: int = 0
+    retry_delay_ms: int = 100
+    retry_jitter: bool = True
+
+    def proof(self, method: str, url: str, access_token: str | None = None) -> str:
+        return create_proof(
+            self.key,
+            htm=method,
+            htu=url,
+            nonce=self.nonces.get(url),
+            access_token=access_token,
+            now=self.clock(),
+            clock_skew=self.clock_skew,
+        )
+
+
+async def token_request(
+    http: HttpClient,
+    token_endpoint: str,
+    auth: ClientAuthentication,
+    form: Mapping[str, str],
+    dpop: DpopSigner | None,
+) -> HttpResponse:
+    """POST to the token endpoint: client authentication, a DPoP proof when configured, and
+    exactly one retry when the server demands a DPoP nonce (RFC 9449 section 8)."""
+    for attempt in (1, 2):
+        body = dict(form)
+        headers = auth.apply(body)  # a fresh client assertion (new jti) for every attempt
+        if dpop is not None:
+            headers["DPoP"] = dpop.proof("POST", token_endpoint)
+        response = await http.post_form(token_endpoint, body, headers)
+        if dpop is None:
+            return response
+        dpop.nonces.update(token_endpoint, response.headers)
+        if attempt == 1 and is_nonce_error(
+            response.status, response.headers, response.json_object()
+        ):
+            await asyncio.sleep(retry_delay(dpop.retry_delay_ms, dpop.retry_jitter))
+            continue
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def authorization_code_grant(
     http: HttpClient,
     token_endpoint: str,
@@ -126,6 +178,7 @@ async def authorization_code_grant(
     code: str,
     redirect_uri: str,
     code_verifier: str,
+    dpop: DpopSigner | None = None,
 ) -> TokenResponse:
     """RFC 6749 section 4.1.3 with the PKCE ``code_verifier`` (RFC 7636 section 4.5)."""
     form = {
@@ -134,8 +187,7 @@ async def authorization_code_grant(
         "redirect_uri": redirect_uri,
         "code_verifier": code_verifier,
     }
-    headers = auth.apply(form)
-    response = await http.post_form(token_endpoint, form, headers)
+    response = await token_request(http, token_endpoint, auth, form, dpop)
     return parse_token_response(response, require_id_token=True)
 
 
@@ -147,6 +199,7 @@ async def refresh_token_grant(
     refresh_token: str,
     scope: str | None = None,
     audience: str | None = None,
+    dpop: DpopSigner | None = None,
 ) -> TokenResponse:
     """RFC 6749 section 6, with Auth0's ``audience`` for multi-resource refresh tokens."""
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
@@ -154,8 +207,7 @@ async def refresh_token_grant(
         form["scope"] = scope
     if audience:
         form["audience"] = audience
-    headers = auth.apply(form)
-    response = await http.post_form(token_endpoint, form, headers)
+    response = await token_request(http, token_endpoint, auth, form, dpop)
     return parse_token_response(response, require_id_token=False)
 
 

@@ -118,6 +118,7 @@ async def _exchange(
             code=code,
             redirect_uri=base.url_for(rt.config.routes.callback),
             code_verifier=txn.code_verifier,
+            dpop=rt.dpop,
         )
     except HttpError as exc:
         raise AuthorizationCodeGrantRequestError(cause=exc) from exc

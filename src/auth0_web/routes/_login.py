@@ -116,6 +116,9 @@ async def start_interactive_login(
         code_verifier=txn.code_verifier,
         extra=params,
     )
+    if rt.dpop is not None:
+        # RFC 9449 section 10: bind the authorization code to our DPoP key.
+        authorize_params["dpop_jkt"] = rt.dpop.key.thumbprint
     if rt.config.pushed_authorization_requests:
         par_endpoint = metadata.par_endpoint
         if par_endpoint is None:
