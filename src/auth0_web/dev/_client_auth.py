@@ -81,3 +81,14 @@ def authenticate_client(
     if not hmac.compare_digest(secret.encode("utf-8"), client.client_secret.encode("utf-8")):
         raise _invalid_client("wrong client secret", basic=basic)
     return client
+
+
+def authenticate_form(
+    clients: dict[str, DevClient], headers: Headers, form: Parameters
+) -> DevClient:
+    """The back-channel endpoints' common first step: refuse a repeated parameter (RFC 6749
+    section 3.2), then authenticate the client."""
+    if form.repeated:
+        name = sorted(form.repeated)[0]
+        raise OAuthError("invalid_request", f"{name} was sent more than once")
+    return authenticate_client(clients, headers, form)

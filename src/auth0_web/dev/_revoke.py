@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._client_auth import authenticate_client
+from ._client_auth import authenticate_form
 from ._errors import OAuthError
 from ._keys import ACCESS_TOKEN_TYPE
 from ._models import DevClient
@@ -63,10 +63,7 @@ async def revoke(request: Request, state: ProviderState) -> Response:
         return oauth_error_response(OAuthError("invalid_request", str(exc)))
     with state.lock:
         try:
-            if form.repeated:
-                name = sorted(form.repeated)[0]
-                raise OAuthError("invalid_request", f"{name} was sent more than once")
-            client = authenticate_client(state.clients, request.headers, form)
+            client = authenticate_form(state.clients, request.headers, form)
             _revoke(state, client, form)
         except OAuthError as exc:
             return oauth_error_response(exc)

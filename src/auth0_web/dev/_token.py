@@ -17,7 +17,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._client_auth import authenticate_client
+from ._client_auth import authenticate_form
 from ._errors import OAuthError
 from ._models import DevClient
 from ._params import ParameterError, Parameters, parse_scope, read_form
@@ -125,10 +125,7 @@ async def token(request: Request, state: ProviderState) -> Response:
         return oauth_error_response(OAuthError("invalid_request", str(exc)))
     with state.lock:
         try:
-            if form.repeated:
-                name = sorted(form.repeated)[0]
-                raise OAuthError("invalid_request", f"{name} was sent more than once")
-            client = authenticate_client(state.clients, request.headers, form)
+            client = authenticate_form(state.clients, request.headers, form)
             grant_type = _required(form, "grant_type")
             if grant_type == "authorization_code":
                 return _authorization_code(state, client, form)
