@@ -35,6 +35,22 @@
 //   resource_servers   optional list of {identifier, scopes?, access_token_ttl?}:
 //                      APIs that may be requested with `resource=` or Auth0's
 //                      `audience=`; their access tokens are JWTs.
+//   client_auth_methods  optional list, oidc-provider's `clientAuthMethods`;
+//                      default ["client_secret_basic", "client_secret_post",
+//                      "none"].  Add "private_key_jwt" for clients registered
+//                      with that method (and their public `jwks`).
+//   par                optional {enabled?: bool (default true), required?: bool
+//                      (default false)}: features.pushedAuthorizationRequests
+//                      (enabled / requirePushedAuthorizationRequests).  A single
+//                      client can also demand PAR with its own
+//                      `require_pushed_authorization_requests: true` metadata.
+//   dpop               optional {enabled?: bool (default true), require_nonce?:
+//                      bool (default false)}: features.dPoP.  require_nonce
+//                      gives the provider a random 32-byte `nonceSecret` and
+//                      makes `requireNonce` return true, so every proof without
+//                      a current server nonce is answered `use_dpop_nonce` with
+//                      a `DPoP-Nonce` header.  Clients with
+//                      `dpop_bound_access_tokens: true` must send proofs.
 //
 // When the server listens it prints exactly one line "READY <port>" on
 // stdout.  Everything else (errors only) goes to stderr.
@@ -100,6 +116,10 @@ const refreshTokenTTL = config.refresh_token_ttl ?? 30 * 24 * 3600;
 const resourceServers = new Map(
   (config.resource_servers ?? []).map((rs) => [rs.identifier, rs]),
 );
+const clientAuthMethods = config.client_auth_methods
+  ?? ['client_secret_basic', 'client_secret_post', 'none'];
+const parConfig = config.par ?? {};
+const dpopConfig = config.dpop ?? {};
 
 // Claims released per scope (OpenID Connect Core 5.4).
 const STANDARD_SCOPE_CLAIMS = {
@@ -356,7 +376,7 @@ function providerConfiguration() {
 
     pkce: { required: () => true }, // only S256 exists in oidc-provider 9
 
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    clientAuthMethods,
     clientDefaults: {
       // auth_time in every ID token, as Auth0 does (not only with max_age or
       // prompt=login).
@@ -414,6 +434,18 @@ function providerConfiguration() {
         allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId,
       },
       introspection: { enabled: false }, // Auth0 has no introspection endpoint
+      // Both on by default in oidc-provider 9; see `par` and `dpop` at the top.
+      pushedAuthorizationRequests: {
+        enabled: parConfig.enabled ?? true,
+        requirePushedAuthorizationRequests: parConfig.required ?? false,
+      },
+      dPoP: {
+        enabled: dpopConfig.enabled ?? true,
+        ...(dpopConfig.require_nonce ? {
+          nonceSecret: crypto.randomBytes(32),
+          requireNonce: () => true,
+        } : {}),
+      },
       resourceIndicators: {
         enabled: true,
         // Use the API that was requested at /authorize also at /oauth/token,

@@ -99,6 +99,11 @@ class OidcProvider:
     ``"x_allow_any_loopback_redirect": True`` to accept any loopback redirect URI),
     ``users`` are ``{"sub": ..., <claims>}`` objects. With ``port=None`` the OS picks
     a free loopback port (no race: the Node process binds port 0 and reports it).
+
+    Optional provider settings (``None`` keeps the server's defaults; see the top of
+    ``tests/op/server.mjs``): ``client_auth_methods`` (e.g. add ``"private_key_jwt"``),
+    ``par`` (``{"enabled": bool, "required": bool}``) and ``dpop``
+    (``{"enabled": bool, "require_nonce": bool}``).
     """
 
     def __init__(
@@ -111,6 +116,9 @@ class OidcProvider:
         id_token_ttl: int | None = None,
         refresh_token_ttl: int | None = None,
         resource_servers: list[dict[str, Any]] | None = None,
+        client_auth_methods: list[str] | None = None,
+        par: dict[str, bool] | None = None,
+        dpop: dict[str, bool] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
     ) -> None:
         self.clients = clients
@@ -119,6 +127,9 @@ class OidcProvider:
         self.id_token_ttl = id_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.resource_servers = resource_servers
+        self.client_auth_methods = client_auth_methods
+        self.par = par
+        self.dpop = dpop
         self.startup_timeout = startup_timeout
         self._requested_port = port
         self._port: int | None = None
@@ -172,6 +183,12 @@ class OidcProvider:
             config["refresh_token_ttl"] = self.refresh_token_ttl
         if self.resource_servers is not None:
             config["resource_servers"] = self.resource_servers
+        if self.client_auth_methods is not None:
+            config["client_auth_methods"] = self.client_auth_methods
+        if self.par is not None:
+            config["par"] = self.par
+        if self.dpop is not None:
+            config["dpop"] = self.dpop
         config_path = work / "config.json"
         config_path.write_text(json.dumps(config))
 
