@@ -30,6 +30,7 @@ from ._errors import (
 from ._fetcher import Fetcher
 from ._http import CookieOptions, Request, Response
 from ._runtime import DEFAULT_ID_TOKEN_CLAIMS, filter_default_id_token_claims
+from ._token_exchange import CustomTokenExchangeError, CustomTokenExchangeResult
 from ._version import __version__
 from .adapters.asgi import Auth0Middleware
 from .oidc._dpop import DpopKey, DpopKeyPair, generate_dpop_key_pair
@@ -51,6 +52,8 @@ __all__ = [
     "CallbackContext",
     "CookieConfig",
     "CookieOptions",
+    "CustomTokenExchangeError",
+    "CustomTokenExchangeResult",
     "DiscoveryError",
     "DomainValidationError",
     "DpopKey",

@@ -30,6 +30,7 @@ from ._fetcher import Fetcher, TokenFactory
 from ._http import Request, Response
 from ._refresh import get_access_token
 from ._runtime import Runtime
+from ._token_exchange import CustomTokenExchangeResult, custom_token_exchange
 from .routes import Router, start_interactive_login
 from .session._model import SessionData
 from .session._store import SessionDataStore
@@ -369,6 +370,38 @@ class Auth0Client:
             factory = get_access_token
         return Fetcher(
             factory, base_url=base_url, client=client, timeout=self.config.http_timeout, dpop=dpop
+        )
+
+    # -- token exchange ---------------------------------------------------------------------
+
+    async def custom_token_exchange(
+        self,
+        *,
+        subject_token: str,
+        subject_token_type: str,
+        audience: str | None = None,
+        scope: str | None = None,
+        organization: str | None = None,
+        actor_token: str | None = None,
+        actor_token_type: str | None = None,
+        additional_parameters: Mapping[str, object] | None = None,
+    ) -> CustomTokenExchangeResult:
+        """Exchange another system's token for Auth0 tokens (RFC 8693 Custom Token Exchange).
+
+        Never reads or writes the session. Raises :class:`CustomTokenExchangeError`
+        (``missing_subject_token``, ``invalid_subject_token_type``,
+        ``missing_actor_token_type``, ``invalid_actor_token_type``, ``exchange_failed``).
+        """
+        return await custom_token_exchange(
+            self._rt,
+            subject_token=subject_token,
+            subject_token_type=subject_token_type,
+            audience=audience,
+            scope=scope,
+            organization=organization,
+            actor_token=actor_token,
+            actor_token_type=actor_token_type,
+            additional_parameters=additional_parameters,
         )
 
     # -- login ------------------------------------------------------------------------------
