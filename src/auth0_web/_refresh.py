@@ -13,9 +13,7 @@ from ._errors import AccessTokenError, HttpError, MfaRequiredError, OAuth2Error
 from ._runtime import Runtime
 from .oidc._id_token import (
     IdTokenError,
-    IdTokenValidation,
     decode_unverified,
-    validate_id_token,
 )
 from .oidc._token import TokenResponseError, refresh_token_grant
 from .session._model import SessionData
@@ -54,18 +52,7 @@ async def _refresh(
     claims: dict[str, Any] | None = None
     if tokens.id_token is not None:
         try:
-            claims = await validate_id_token(
-                tokens.id_token,
-                IdTokenValidation(
-                    issuer=metadata.issuer,
-                    client_id=rt.config.client_id,
-                    algorithm=rt.config.id_token_signing_alg,
-                    jwks_uri=metadata.jwks_uri,
-                    now=rt.clock(),
-                    leeway=rt.config.clock_tolerance,
-                ),
-                rt.jwks,
-            )
+            claims = await rt.verify_id_token(tokens.id_token, metadata)
         except (IdTokenError, HttpError) as exc:
             logger.warning("refreshed ID token rejected: %s", getattr(exc, "reason", exc))
             raise _failed(exc) from exc

@@ -18,9 +18,10 @@ from ._config import AppBaseUrl, Config
 from ._http import CookieOptions, Request
 from ._urls import resolve_app_base_url
 from .oidc._client_auth import ClientAuthentication, ClientSecret, PrivateKeyJwt
-from .oidc._discovery import DiscoveryCache, JwksCache
+from .oidc._discovery import DiscoveryCache, JwksCache, ProviderMetadata
 from .oidc._dpop import DpopNonces
 from .oidc._http_client import HttpClient
+from .oidc._id_token import IdTokenValidation, validate_id_token
 from .oidc._logout_token import ReplayGuard
 from .oidc._token import DpopSigner
 from .session._codec import CookieCodec
@@ -149,6 +150,33 @@ class Runtime:
     async def read_session(self, request: Request) -> SessionData | None:
         found = await self.sessions.load(request.cookies, self.clock())
         return None if found is None else found[0]
+
+    async def verify_id_token(
+        self,
+        token: str,
+        metadata: ProviderMetadata,
+        *,
+        nonce: str | None = None,
+        max_age: int | None = None,
+        organization: str | None = None,
+    ) -> dict[str, Any]:
+        """Validate an ID token from any grant against this client's configuration
+        (raises ``IdTokenError``, or ``HttpError`` when the keys cannot be fetched)."""
+        return await validate_id_token(
+            token,
+            IdTokenValidation(
+                issuer=metadata.issuer,
+                client_id=self.config.client_id,
+                algorithm=self.config.id_token_signing_alg,
+                jwks_uri=metadata.jwks_uri,
+                now=self.clock(),
+                leeway=self.config.clock_tolerance,
+                nonce=nonce,
+                max_age=max_age,
+                organization=organization,
+            ),
+            self.jwks,
+        )
 
     async def finalize_session(self, session: SessionData, id_token: str | None) -> SessionData:
         """Apply ``before_session_saved`` (or the default claim filter); keep ``internal``."""

@@ -19,7 +19,7 @@ from ._access_tokens import merge_scopes
 from ._config import DEFAULT_SCOPE
 from ._errors import Auth0Error, DiscoveryError, HttpError, OAuth2Error
 from ._runtime import Runtime
-from .oidc._id_token import IdTokenError, IdTokenValidation, validate_id_token
+from .oidc._id_token import IdTokenError
 from .oidc._token import TokenResponseError, parse_token_response, token_request
 
 __all__ = ["CustomTokenExchangeError", "CustomTokenExchangeResult", "custom_token_exchange"]
@@ -180,18 +180,7 @@ async def custom_token_exchange(
     act: dict[str, Any] | None = None
     if tokens.id_token is not None:
         try:
-            claims = await validate_id_token(
-                tokens.id_token,
-                IdTokenValidation(
-                    issuer=metadata.issuer,
-                    client_id=rt.config.client_id,
-                    algorithm=rt.config.id_token_signing_alg,
-                    jwks_uri=metadata.jwks_uri,
-                    now=rt.clock(),
-                    leeway=rt.config.clock_tolerance,
-                ),
-                rt.jwks,
-            )
+            claims = await rt.verify_id_token(tokens.id_token, metadata)
         except (IdTokenError, HttpError) as exc:
             raise failed(exc) from exc
         value = claims.get("act")

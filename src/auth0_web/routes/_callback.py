@@ -28,7 +28,7 @@ from .._http import Request, Response
 from .._runtime import Runtime, maybe_await
 from .._urls import absolute
 from ..oidc._discovery import ProviderMetadata
-from ..oidc._id_token import IdTokenError, IdTokenValidation, validate_id_token
+from ..oidc._id_token import IdTokenError
 from ..oidc._token import TokenResponseError, authorization_code_grant
 from ..session._model import SessionData, SessionInternal, TokenSet
 from ..session._transaction import TransactionState, is_valid_state
@@ -128,20 +128,12 @@ async def _exchange(
     assert tokens.id_token is not None
     now = rt.clock()
     try:
-        claims = await validate_id_token(
+        claims = await rt.verify_id_token(
             tokens.id_token,
-            IdTokenValidation(
-                issuer=metadata.issuer,
-                client_id=rt.config.client_id,
-                algorithm=rt.config.id_token_signing_alg,
-                jwks_uri=metadata.jwks_uri,
-                now=now,
-                leeway=rt.config.clock_tolerance,
-                nonce=txn.nonce,
-                max_age=txn.max_age,
-                organization=txn.organization,
-            ),
-            rt.jwks,
+            metadata,
+            nonce=txn.nonce,
+            max_age=txn.max_age,
+            organization=txn.organization,
         )
     except IdTokenError as exc:
         logger.warning("ID token rejected: %s", exc.reason)
