@@ -9,6 +9,11 @@
 """
 
 from ._access_tokens import AccessToken
+from ._ciba import (
+    BackchannelAuthenticationError,
+    BackchannelAuthenticationNotSupportedError,
+    BackchannelAuthenticationResult,
+)
 from ._client import Auth0Client, MissingSessionError
 from ._config import CookieConfig, Routes, SessionConfig, TransactionCookieConfig
 from ._errors import (
@@ -49,6 +54,9 @@ __all__ = [
     "AuthorizationCodeGrantError",
     "AuthorizationCodeGrantRequestError",
     "AuthorizationError",
+    "BackchannelAuthenticationError",
+    "BackchannelAuthenticationNotSupportedError",
+    "BackchannelAuthenticationResult",
     "CallbackContext",
     "CookieConfig",
     "CookieOptions",

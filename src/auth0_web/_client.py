@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ._access_tokens import AccessToken
+from ._ciba import BackchannelAuthenticationResult, get_token_by_backchannel_auth
 from ._config import (
     BeforeSessionSaved,
     Config,
@@ -402,6 +403,33 @@ class Auth0Client:
             actor_token=actor_token,
             actor_token_type=actor_token_type,
             additional_parameters=additional_parameters,
+        )
+
+    async def get_token_by_backchannel_auth(
+        self,
+        *,
+        binding_message: str,
+        login_hint: Mapping[str, str],
+        requested_expiry: int | None = 300,
+        authorization_params: Mapping[str, str] | None = None,
+        authorization_details: Any = None,
+    ) -> BackchannelAuthenticationResult:
+        """Client-Initiated Backchannel Authentication (CIBA, poll mode).
+
+        Asks the user ``login_hint={"sub": ...}`` to approve ``binding_message`` on their
+        authentication device and waits (honouring ``interval`` and ``slow_down``) until
+        they approve, deny or the request expires. Returns the tokens and the verified
+        ID-token claims; the session is not touched. Raises
+        :class:`BackchannelAuthenticationError` or
+        :class:`BackchannelAuthenticationNotSupportedError`.
+        """
+        return await get_token_by_backchannel_auth(
+            self._rt,
+            binding_message=binding_message,
+            login_hint=login_hint,
+            requested_expiry=requested_expiry,
+            authorization_params=authorization_params,
+            authorization_details=authorization_details,
         )
 
     # -- login ------------------------------------------------------------------------------

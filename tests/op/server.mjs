@@ -51,9 +51,30 @@
 //                      a current server nonce is answered `use_dpop_nonce` with
 //                      a `DPoP-Nonce` header.  Clients with
 //                      `dpop_bound_access_tokens: true` must send proofs.
+//   ciba               optional {interval?: number (default 1)}: enables
+//                      features.ciba (OpenID CIBA Core 1.0, poll mode only) at
+//                      POST /bc-authorize.  Off when absent.  The `login_hint`
+//                      must be Auth0's iss_sub JSON ({"format":"iss_sub",
+//                      "iss":<issuer>,"sub":<user's sub>}); `binding_message` is
+//                      required and follows Auth0's rule (1-64 characters:
+//                      letters, digits, spaces, +-_.,:#); `requested_expiry`
+//                      (capped at 600 s) sets the request's lifetime; the answer
+//                      carries `interval` from this setting.  Clients need
+//                      `backchannel_token_delivery_mode: "poll"` and the grant
+//                      type urn:openid:params:grant-type:ciba.
 //
 // When the server listens it prints exactly one line "READY <port>" on
 // stdout.  Everything else (errors only) goes to stderr.
+//
+// CIBA "authentication device" (test-only routes, only with `ciba` enabled):
+//   GET  /test/ciba/requests       JSON list of the pending requests, oldest
+//                                  first: {auth_req_id, sub, client_id,
+//                                  binding_message, scope}
+//   POST /test/ciba/approve        form field `auth_req_id` (default: the
+//   POST /test/ciba/deny           latest pending request); approve grants
+//                                  the requested scopes, deny answers
+//                                  access_denied to the next poll.  204, or
+//                                  404 when there is no such pending request.
 //
 // Interactive pages (no JavaScript needed, easy to drive from a script):
 //   GET  /interaction/:uid         lists the configured users, one <form> each
@@ -120,6 +141,12 @@ const clientAuthMethods = config.client_auth_methods
   ?? ['client_secret_basic', 'client_secret_post', 'none'];
 const parConfig = config.par ?? {};
 const dpopConfig = config.dpop ?? {};
+const cibaConfig = config.ciba ?? null;
+const cibaInterval = cibaConfig?.interval ?? 1;
+// Auth0's binding_message rule (the oidc-provider default is stricter: 20 chars, no spaces).
+const BINDING_MESSAGE = /^[A-Za-z0-9 +\-_.,:#]{1,64}$/;
+// auth_req_id -> {sub, clientId, bindingMessage, scope}, for the test-only routes.
+const cibaPending = new Map();
 
 // Claims released per scope (OpenID Connect Core 5.4).
 const STANDARD_SCOPE_CLAIMS = {
@@ -372,6 +399,7 @@ function providerConfiguration() {
       end_session: '/oidc/logout',
       revocation: '/oauth/revoke',
       pushed_authorization_request: '/oauth/par',
+      backchannel_authentication: '/bc-authorize', // Auth0's path (used only with `ciba`)
     },
 
     pkce: { required: () => true }, // only S256 exists in oidc-provider 9
@@ -421,7 +449,11 @@ function providerConfiguration() {
       Interaction: 3600,
       Session: 3 * 24 * 3600,
       Grant: 30 * 24 * 3600,
-      BackchannelAuthenticationRequest: 600,
+      // Honour requested_expiry (oidc-provider's own default does the same).
+      BackchannelAuthenticationRequest: (ctx) => {
+        const requested = Number(ctx?.oidc?.params?.requested_expiry);
+        return Number.isSafeInteger(requested) && requested > 0 ? Math.min(requested, 600) : 600;
+      },
       DeviceCode: 600,
     },
 
@@ -446,6 +478,48 @@ function providerConfiguration() {
           requireNonce: () => true,
         } : {}),
       },
+      ciba: cibaConfig ? {
+        enabled: true,
+        deliveryModes: ['poll'],
+        // Auth0's iss_sub login hint; the account id is the user's sub.
+        processLoginHint: async (ctx, loginHint) => {
+          let hint;
+          try {
+            hint = JSON.parse(loginHint);
+          } catch {
+            throw new errors.InvalidRequest('login_hint must be an iss_sub JSON object');
+          }
+          if (
+            !hint || hint.format !== 'iss_sub' || hint.iss !== ctx.oidc.provider.issuer
+            || typeof hint.sub !== 'string'
+          ) {
+            throw new errors.InvalidRequest('login_hint must be an iss_sub JSON object');
+          }
+          return users.has(hint.sub) ? hint.sub : undefined;
+        },
+        processLoginHintToken: async () => {
+          throw new errors.InvalidRequest('login_hint_token is not supported');
+        },
+        validateBindingMessage: async (ctx, bindingMessage) => {
+          if (typeof bindingMessage !== 'string' || !BINDING_MESSAGE.test(bindingMessage)) {
+            throw new errors.InvalidBindingMessage(
+              'binding_message is required: 1-64 letters, digits, spaces or +-_.,:#',
+            );
+          }
+        },
+        validateRequestContext: async () => {},
+        verifyUserCode: async () => {},
+        // Nothing to notify: the test suite plays the device through /test/ciba/*.
+        triggerAuthenticationDevice: async (ctx, request, account, client) => {
+          cibaPending.set(request.jti, {
+            sub: account.accountId,
+            clientId: client.clientId,
+            bindingMessage: request.params.binding_message,
+            scope: request.scope,
+          });
+          ctx.body.interval = cibaInterval;
+        },
+      } : { enabled: false },
       resourceIndicators: {
         enabled: true,
         // Use the API that was requested at /authorize also at /oauth/token,
@@ -536,6 +610,45 @@ function installRoutes(provider) {
     await finish(ctx, { login: { accountId: sub }, consent: {} });
   }
 
+  async function cibaDevice(ctx) {
+    if (ctx.path === '/test/ciba/requests' && ctx.method === 'GET') {
+      ctx.type = 'json';
+      ctx.body = [...cibaPending].map(([id, r]) => ({
+        auth_req_id: id,
+        sub: r.sub,
+        client_id: r.clientId,
+        binding_message: r.bindingMessage,
+        scope: r.scope,
+      }));
+      return;
+    }
+    const action = /^\/test\/ciba\/(approve|deny)$/.exec(ctx.path)?.[1];
+    if (!action || ctx.method !== 'POST') {
+      ctx.status = 404;
+      return;
+    }
+    const form = await readForm(ctx);
+    const id = typeof form.auth_req_id === 'string' && form.auth_req_id
+      ? form.auth_req_id
+      : [...cibaPending.keys()].at(-1);
+    const pending = id === undefined ? undefined : cibaPending.get(id);
+    const request = pending && await provider.BackchannelAuthenticationRequest.find(id);
+    if (!request) {
+      ctx.status = 404;
+      return;
+    }
+    cibaPending.delete(id);
+    if (action === 'deny') {
+      await provider.backchannelResult(request, new errors.AccessDenied('the end-user denied the request'));
+    } else {
+      const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+      grant.addOIDCScope(request.scope);
+      await grant.save();
+      await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000) });
+    }
+    ctx.status = 204;
+  }
+
   provider.use(async (ctx, next) => {
     const match = interactionPath.exec(ctx.path);
 
@@ -582,6 +695,12 @@ function installRoutes(provider) {
         return;
       }
       await login(ctx, sub);
+      return;
+    }
+
+    // CIBA authentication device (test-only; see the top of this file).
+    if (cibaConfig && ctx.path.startsWith('/test/ciba/')) {
+      await cibaDevice(ctx);
       return;
     }
 

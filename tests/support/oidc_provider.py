@@ -103,7 +103,9 @@ class OidcProvider:
     Optional provider settings (``None`` keeps the server's defaults; see the top of
     ``tests/op/server.mjs``): ``client_auth_methods`` (e.g. add ``"private_key_jwt"``),
     ``par`` (``{"enabled": bool, "required": bool}``) and ``dpop``
-    (``{"enabled": bool, "require_nonce": bool}``).
+    (``{"enabled": bool, "require_nonce": bool}``) and ``ciba`` (``True`` or
+    ``{"interval": seconds}``: CIBA poll mode at ``/bc-authorize``, off by default; drive the
+    user's device with :meth:`ciba_requests`, :meth:`ciba_approve` and :meth:`ciba_deny`).
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class OidcProvider:
         client_auth_methods: list[str] | None = None,
         par: dict[str, bool] | None = None,
         dpop: dict[str, bool] | None = None,
+        ciba: bool | dict[str, Any] = False,
         startup_timeout: float = STARTUP_TIMEOUT,
     ) -> None:
         self.clients = clients
@@ -130,6 +133,7 @@ class OidcProvider:
         self.client_auth_methods = client_auth_methods
         self.par = par
         self.dpop = dpop
+        self.ciba = ciba
         self.startup_timeout = startup_timeout
         self._requested_port = port
         self._port: int | None = None
@@ -189,6 +193,8 @@ class OidcProvider:
             config["par"] = self.par
         if self.dpop is not None:
             config["dpop"] = self.dpop
+        if self.ciba:
+            config["ciba"] = self.ciba if isinstance(self.ciba, dict) else {}
         config_path = work / "config.json"
         config_path.write_text(json.dumps(config))
 
@@ -249,6 +255,32 @@ class OidcProvider:
             self._workdir.cleanup()
             self._workdir = None
         self._port = None
+
+    # ---- CIBA authentication device (only with ciba enabled)
+
+    async def ciba_requests(self) -> list[dict[str, Any]]:
+        """The pending backchannel requests, oldest first (``auth_req_id``, ``sub``,
+        ``client_id``, ``binding_message``, ``scope``)."""
+        async with httpx.AsyncClient() as client:
+            response = await client.get(self.url("/test/ciba/requests"))
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+    async def ciba_approve(self, auth_req_id: str | None = None) -> None:
+        """Approve ``auth_req_id`` (default: the latest pending request) as the user would."""
+        await self._ciba_answer("approve", auth_req_id)
+
+    async def ciba_deny(self, auth_req_id: str | None = None) -> None:
+        """Deny ``auth_req_id`` (default: the latest pending request): ``access_denied``."""
+        await self._ciba_answer("deny", auth_req_id)
+
+    async def _ciba_answer(self, action: str, auth_req_id: str | None) -> None:
+        data = {"auth_req_id": auth_req_id} if auth_req_id else {}
+        async with httpx.AsyncClient() as client:
+            response = await client.post(self.url(f"/test/ciba/{action}"), data=data)
+        if response.status_code != 204:
+            raise OidcProviderError(f"CIBA {action} failed: {_describe(response)}")
 
     def __enter__(self) -> OidcProvider:
         return self.start()
