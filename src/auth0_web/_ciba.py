@@ -61,7 +61,7 @@ MAX_RETRY_AFTER = 60.0
 #: ``+-_.,:#``. The user reads it on their phone to match it with the app's screen, so
 #: anything that renders ambiguously (control characters, look-alike Unicode) is refused.
 MAX_BINDING_MESSAGE = 64
-_BINDING_MESSAGE = re.compile(r"[A-Za-z0-9 +\-_.,:#]{1,64}")
+_BINDING_MESSAGE = re.compile(rf"[A-Za-z0-9 +\-_.,:#]{{1,{MAX_BINDING_MESSAGE}}}")
 
 #: Parameters the SDK sets itself (or that belong to other flows): never taken from the
 #: configured ``authorization_parameters`` or the caller's ``authorization_params``, so

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import OAuth2Error
-from ._client_auth import ClientAuthentication, ClientSecret
+from ._client_auth import ClientAuthentication
 from ._dpop import DpopKey, DpopNonces, create_proof, is_nonce_error, retry_delay
 from ._http_client import HttpClient, HttpResponse
 
 __all__ = [
-    "ClientAuth",
     "TokenResponse",
     "TokenResponseError",
     "authorization_code_grant",
@@ -34,10 +33,6 @@ class TokenResponseError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-#: Kept for callers of the earlier name.
-ClientAuth = ClientSecret
 
 
 @dataclass(frozen=True, slots=True)
