@@ -37,6 +37,7 @@ class Auth0Middleware:
         self.client = client
         self.router = client._router
         self.rt = client._rt
+        self._cookie_name = client._rt.sessions.name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -85,6 +86,8 @@ class Auth0Middleware:
         if session is None and not state.deleted:
             if not rt.config.session.rolling:
                 return []
+            if not _may_carry_cookie(state.scope, self._cookie_name):
+                return []  # anonymous request: no need to build the request at all
             request = state.request
             if rt.sessions.name not in request.cookies and not any(
                 k.startswith(rt.sessions.name + "__") for k in request.cookies
@@ -112,6 +115,11 @@ class Auth0Middleware:
         return [(b"set-cookie", v.encode("latin-1")) for _, v in response.cookies] + [
             (k.encode(), v.encode()) for k, v in NO_STORE_HEADERS
         ]
+
+
+def _may_carry_cookie(scope: Scope, name: bytes) -> bool:
+    """A cheap pre-check on the raw headers: could a Cookie header hold ``name``?"""
+    return any(key == b"cookie" and name in value for key, value in scope.get("headers", ()))
 
 
 def _merge_headers(
