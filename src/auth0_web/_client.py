@@ -482,6 +482,20 @@ class Auth0Client:
             self._dependencies["optional"] = session_dependency(self, required=False)
         return self._dependencies["optional"]  # type: ignore[no-any-return]
 
+    def access_token_dependency(
+        self, *, audience: str | None = None, scope: str | None = None
+    ) -> Callable[..., Any]:
+        """FastAPI dependency: the user's access token (401 without one, 403 for MFA).
+
+        ``token: AccessToken = Depends(auth0.access_token_dependency(audience="https://api"))``
+        """
+        from .adapters.starlette import access_token_dependency
+
+        key = f"token:{audience}:{scope}"
+        if key not in self._dependencies:
+            self._dependencies[key] = access_token_dependency(self, audience=audience, scope=scope)
+        return self._dependencies[key]  # type: ignore[no-any-return]
+
     def login_url(self, return_to: str | None = None) -> str:
         """The login route's path, with ``returnTo`` fully URL-encoded."""
         from urllib.parse import quote

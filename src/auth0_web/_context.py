@@ -8,6 +8,7 @@ into ``Set-Cookie`` headers when the response starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -59,6 +60,7 @@ class RequestState:
     """What the SDK knows about the request being served."""
 
     __slots__ = (
+        "_factory",
         "_request",
         "_session",
         "deleted",
@@ -68,8 +70,12 @@ class RequestState:
         "scope",
     )
 
-    def __init__(self, scope: dict[str, Any]) -> None:
+    def __init__(
+        self, scope: dict[str, Any], request_factory: Callable[[], Request] | None = None
+    ) -> None:
+        #: The ASGI scope, or for WSGI a stand-in holding ``type`` and the raw headers.
         self.scope = scope
+        self._factory = request_factory
         self._request: Request | None = None
         self._session: SessionData | None = _UNSET
         #: The decrypted cookie the session came from: the source of untouched copies.
@@ -82,7 +88,8 @@ class RequestState:
     @property
     def request(self) -> Request:
         if self._request is None:
-            self._request = request_from_scope(self.scope)
+            factory = self._factory
+            self._request = factory() if factory is not None else request_from_scope(self.scope)
         return self._request
 
     @property

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import RequestState, request_from_scope
 from .._http import NO_STORE_HEADERS, Response
+from ._outgoing import session_headers
 
 if TYPE_CHECKING:
     from .._client import Auth0Client
@@ -37,7 +38,6 @@ class Auth0Middleware:
         self.client = client
         self.router = client._router
         self.rt = client._rt
-        self._cookie_name = client._rt.sessions.name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -67,7 +67,10 @@ class Auth0Middleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state.response_started = True
-                extra = await self._session_headers(state)
+                extra = [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in await session_headers(self.client, state)
+                ]
                 if extra:
                     message = dict(message)
                     message["headers"] = _merge_headers(message.get("headers", []), extra)
@@ -77,49 +80,6 @@ class Auth0Middleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             state.exit(token)
-
-    async def _session_headers(self, state: RequestState) -> list[tuple[bytes, bytes]]:
-        """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
-        rt = self.rt
-        session = await self.client._stored_session(state) if state.pending is not None else None
-        rolling = session is None
-        if session is None and not state.deleted:
-            if not rt.config.session.rolling:
-                return []
-            if not _may_carry_cookie(state.scope, self._cookie_name):
-                return []  # anonymous request: no need to build the request at all
-            request = state.request
-            if rt.sessions.name not in request.cookies and not any(
-                k.startswith(rt.sessions.name + "__") for k in request.cookies
-            ):
-                return []
-            # Roll what the cookie holds, not the object the app may have mutated without
-            # calling update_session().
-            session = await self.client._stored_session(state)
-            if session is None:
-                return []
-        try:
-            base = rt.base_url(state.request)
-        except Exception:  # an origin outside the allow-list: leave cookies alone
-            return []
-        response = Response()
-        options = rt.session_cookie_options(base)
-        if state.deleted and session is None:
-            await rt.sessions.remove(response, state.request.cookies, options, now=rt.clock())
-        elif session is not None and not await rt.sessions.save(
-            response, session, state.request.cookies, rt.now(), options, roll=rolling
-        ):
-            # A stateful session deleted meanwhile (a logout): no cookie, so a slow request
-            # cannot bring the session back.
-            return []
-        return [(b"set-cookie", v.encode("latin-1")) for _, v in response.cookies] + [
-            (k.encode(), v.encode()) for k, v in NO_STORE_HEADERS
-        ]
-
-
-def _may_carry_cookie(scope: Scope, name: bytes) -> bool:
-    """A cheap pre-check on the raw headers: could a Cookie header hold ``name``?"""
-    return any(key == b"cookie" and name in value for key, value in scope.get("headers", ()))
 
 
 def _merge_headers(

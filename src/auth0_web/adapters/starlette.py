@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response as StarletteResponse
 
+from .._access_tokens import AccessToken
 from .._context import current_state
+from .._errors import AccessTokenError, MfaRequiredError
 from .._http import Response
 from ..session._model import SessionData
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from .._client import Auth0Client
 
 __all__ = [
+    "access_token_dependency",
     "api_auth_required",
     "page_auth_required",
     "session_dependency",
@@ -115,3 +118,27 @@ def session_dependency(client: Auth0Client, *, required: bool) -> Callable[..., 
         return await client.get_session(request)
 
     return optional_session
+
+
+class AccessTokenUnavailable(HTTPException):
+    """401 (403 for a required step-up) from the access-token dependency; the body names
+    the reason by its stable code only."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(status_code=status, detail=code, headers={"cache-control": "no-store"})
+
+
+def access_token_dependency(
+    client: Auth0Client, *, audience: str | None = None, scope: str | None = None
+) -> Callable[..., Any]:
+    """A FastAPI dependency yielding the user's :class:`AccessToken` (refreshed if needed)."""
+
+    async def access_token(request: Request) -> AccessToken:
+        try:
+            return await client.get_access_token(request, audience=audience, scope=scope)
+        except MfaRequiredError as exc:
+            raise AccessTokenUnavailable(403, exc.code) from exc
+        except AccessTokenError as exc:
+            raise AccessTokenUnavailable(401, exc.code) from exc
+
+    return access_token

@@ -1,0 +1,59 @@
+"""What every adapter adds to the app's response: the session cookie, written or rolled.
+
+One implementation for ASGI, WSGI, Flask and Django. With the cookie-only session store the
+coroutine never waits on I/O, so synchronous adapters run it inline (see
+:func:`auth0_web.adapters._portal.run_inline`) instead of handing it to an event loop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._context import RequestState
+from .._http import NO_STORE_HEADERS, Response
+
+if TYPE_CHECKING:
+    from .._client import Auth0Client
+
+__all__ = ["may_carry_cookie", "session_headers"]
+
+
+def may_carry_cookie(scope: dict[str, Any], name: bytes) -> bool:
+    """A cheap pre-check on the raw headers: could a Cookie header hold ``name``?"""
+    return any(key == b"cookie" and name in value for key, value in scope.get("headers", ()))
+
+
+async def session_headers(client: Auth0Client, state: RequestState) -> list[tuple[str, str]]:
+    """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
+    rt = client._rt
+    session = await client._stored_session(state) if state.pending is not None else None
+    rolling = session is None
+    if session is None and not state.deleted:
+        if not rt.config.session.rolling:
+            return []
+        name = rt.sessions.name
+        if not may_carry_cookie(state.scope, name.encode("latin-1")):
+            return []  # anonymous request: no need to build the request at all
+        cookies = state.request.cookies
+        if name not in cookies and not any(k.startswith(name + "__") for k in cookies):
+            return []
+        # Roll what the cookie holds, not the object the app may have mutated without
+        # calling update_session().
+        session = await client._stored_session(state)
+        if session is None:
+            return []
+    try:
+        base = rt.base_url(state.request)
+    except Exception:  # an origin outside the allow-list: leave cookies alone
+        return []
+    response = Response()
+    options = rt.session_cookie_options(base)
+    if state.deleted and session is None:
+        await rt.sessions.remove(response, state.request.cookies, options, now=rt.clock())
+    elif session is not None and not await rt.sessions.save(
+        response, session, state.request.cookies, rt.now(), options, roll=rolling
+    ):
+        # A stateful session deleted meanwhile (a logout): no cookie, so a slow request
+        # cannot bring the session back.
+        return []
+    return [("set-cookie", v) for _, v in response.cookies] + list(NO_STORE_HEADERS)
