@@ -42,10 +42,17 @@ test: install node system lint typecheck
 demo: install
 	$(PY) examples/demo.py
 
-bench: install
+# Throughput side by side (wrk, Debian package), micro-benchmarks, memory under load.
+bench: install system
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(PY) -m pip install --quiet --group bench
+	$(PY) bench/throughput.py
 	$(PY) bench/session_codec.py
 	$(PY) bench/access_token.py
+	$(PY) bench/callback_cpu.py
 	$(PY) bench/redis_session.py
+	$(PY) bench/memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/op/node_modules tests/interop/node_modules
