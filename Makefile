@@ -52,6 +52,7 @@ bench: install system
 	$(PY) bench/access_token.py
 	$(PY) bench/callback_cpu.py
 	$(PY) bench/redis_session.py
+	$(PY) bench/django_overhead.py
 	$(PY) bench/memory.py
 
 clean:

@@ -16,6 +16,13 @@ from ._ciba import (
 )
 from ._client import Auth0Client, MissingSessionError
 from ._config import CookieConfig, Routes, SessionConfig, TransactionCookieConfig
+from ._connect import (
+    ConnectAccountError,
+    ConnectedAccount,
+    ConnectedAccountsError,
+    MyAccountApiError,
+)
+from ._connection_tokens import AccessTokenForConnectionError, ConnectionAccessToken
 from ._errors import (
     AccessTokenError,
     Auth0Error,
@@ -34,23 +41,46 @@ from ._errors import (
 )
 from ._fetcher import Fetcher
 from ._http import CookieOptions, Request, Response
+from ._mfa import (
+    Authenticator,
+    MfaChallenge,
+    MfaChallengeError,
+    MfaClient,
+    MfaEnrollment,
+    MfaEnrollmentError,
+    MfaError,
+    MfaGetAuthenticatorsError,
+    MfaNoAvailableFactorsError,
+    MfaTokenExpiredError,
+    MfaTokenInvalidError,
+    MfaVerifyError,
+    MfaVerifyResult,
+)
 from ._runtime import DEFAULT_ID_TOKEN_CLAIMS, filter_default_id_token_claims
 from ._token_exchange import CustomTokenExchangeError, CustomTokenExchangeResult
 from ._version import __version__
 from .adapters.asgi import Auth0Middleware
 from .oidc._dpop import DpopKey, DpopKeyPair, generate_dpop_key_pair
 from .routes import CallbackContext
-from .session import AccessTokenSet, SessionData, SessionInternal, TokenSet
+from .session import (
+    AccessTokenSet,
+    ConnectionTokenSet,
+    SessionData,
+    SessionInternal,
+    TokenSet,
+)
 from .session._store import LogoutTokenClaims, MemorySessionStore, SessionDataStore
 
 __all__ = [
     "DEFAULT_ID_TOKEN_CLAIMS",
     "AccessToken",
     "AccessTokenError",
+    "AccessTokenForConnectionError",
     "AccessTokenSet",
     "Auth0Client",
     "Auth0Error",
     "Auth0Middleware",
+    "Authenticator",
     "AuthorizationCodeGrantError",
     "AuthorizationCodeGrantRequestError",
     "AuthorizationError",
@@ -58,6 +88,11 @@ __all__ = [
     "BackchannelAuthenticationNotSupportedError",
     "BackchannelAuthenticationResult",
     "CallbackContext",
+    "ConnectAccountError",
+    "ConnectedAccount",
+    "ConnectedAccountsError",
+    "ConnectionAccessToken",
+    "ConnectionTokenSet",
     "CookieConfig",
     "CookieOptions",
     "CustomTokenExchangeError",
@@ -73,9 +108,22 @@ __all__ = [
     "InvalidStateError",
     "LogoutTokenClaims",
     "MemorySessionStore",
+    "MfaChallenge",
+    "MfaChallengeError",
+    "MfaClient",
+    "MfaEnrollment",
+    "MfaEnrollmentError",
+    "MfaError",
+    "MfaGetAuthenticatorsError",
+    "MfaNoAvailableFactorsError",
     "MfaRequiredError",
+    "MfaTokenExpiredError",
+    "MfaTokenInvalidError",
+    "MfaVerifyError",
+    "MfaVerifyResult",
     "MissingSessionError",
     "MissingStateError",
+    "MyAccountApiError",
     "OAuth2Error",
     "Request",
     "Response",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from . import _connect
 from ._access_tokens import AccessToken
 from ._ciba import BackchannelAuthenticationResult, get_token_by_backchannel_auth
 from ._config import (
@@ -25,10 +26,17 @@ from ._config import (
     TransactionCookieConfig,
     build_config,
 )
+from ._connection_tokens import (
+    AccessTokenForConnectionError,
+    ConnectionAccessToken,
+    get_access_token_for_connection,
+    validate_connection_request,
+)
 from ._context import RequestState, current_state, request_from_scope
 from ._errors import AccessTokenError, Auth0Error, InvalidConfigurationError
 from ._fetcher import Fetcher, TokenFactory
 from ._http import Request, Response
+from ._mfa import MfaClient
 from ._refresh import get_access_token
 from ._runtime import Runtime
 from ._token_exchange import CustomTokenExchangeResult, custom_token_exchange
@@ -85,6 +93,7 @@ class Auth0Client:
         http_timeout: float = 5.0,
         enable_telemetry: bool = True,
         enable_access_token_endpoint: bool = True,
+        enable_connect_account_endpoint: bool = False,
         no_content_profile_response_when_unauthenticated: bool = False,
         token_refresh_buffer: int = 0,
         token_endpoint_auth_method: str = "client_secret_post",
@@ -98,6 +107,7 @@ class Auth0Client:
         use_dpop: bool = False,
         dpop_key_pair: object | None = None,
         dpop_options: DpopOptions | Mapping[str, Any] | None = None,
+        mfa_token_ttl: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config: Config = build_config(
@@ -118,6 +128,7 @@ class Auth0Client:
             http_timeout=http_timeout,
             enable_telemetry=enable_telemetry,
             enable_access_token_endpoint=enable_access_token_endpoint,
+            enable_connect_account_endpoint=enable_connect_account_endpoint,
             no_content_profile_response_when_unauthenticated=(
                 no_content_profile_response_when_unauthenticated
             ),
@@ -135,13 +146,22 @@ class Auth0Client:
             use_dpop=use_dpop,
             dpop_key_pair=dpop_key_pair,
             dpop_options=dpop_options,
+            mfa_token_ttl=mfa_token_ttl,
         )
         self._rt = Runtime(self.config, clock=clock or time.time)
         self._router = Router(self._rt)
         self._dependencies: dict[str, Any] = {}
+        self._mfa: MfaClient | None = None
 
     def __repr__(self) -> str:
         return f"Auth0Client(domain={self.config.domain!r}, client_id={self.config.client_id!r})"
+
+    @property
+    def mfa(self) -> MfaClient:
+        """Multi-factor step-up after :class:`MfaRequiredError` (see :class:`MfaClient`)."""
+        if self._mfa is None:
+            self._mfa = MfaClient(self)
+        return self._mfa
 
     # -- mounting ---------------------------------------------------------------------------
 
@@ -190,12 +210,13 @@ class Auth0Client:
         if state.deleted:
             return None
         if not state.loaded:
-            found = await self._rt.sessions.load(state.request.cookies, self._rt.clock())
+            found = await self._rt.sessions.load_header(state.raw_cookie, self._rt.clock())
             if found is None:
                 state.set_session(None)
             else:
                 state.set_session(found[0])
                 state.plaintext = found[1]
+                state.cookie_expires_at = found[2]
         return state.cached_session()
 
     async def _stored_session(self, state: RequestState) -> SessionData | None:
@@ -215,12 +236,24 @@ class Auth0Client:
             return stored
         return replace(state.pending, internal=stored.internal)
 
-    async def get_session(self, request: object | None = None) -> SessionData | None:
-        """The session of the current (or given) request, or ``None``; never rolls it."""
+    async def _request_session(
+        self, request: object | None
+    ) -> tuple[RequestState | None, Request, SessionData | None]:
+        """The request context (inside the middleware), the core request and its session."""
         state, core = self._state_for(request)
         if state is not None:
+            return state, core, await self._session_for_state(state)
+        return state, core, await self._rt.read_session(core)
+
+    async def get_session(self, request: object | None = None) -> SessionData | None:
+        """The session of the current (or given) request, or ``None``; never rolls it."""
+        state = current_state()
+        if state is not None and (
+            request is None or getattr(request, "scope", request) is state.scope
+        ):
+            # The common case, kept free of building the whole request.
             return await self._session_for_state(state)
-        return await self._rt.read_session(core)
+        return (await self._request_session(request))[2]
 
     async def update_session(
         self,
@@ -296,12 +329,7 @@ class Auth0Client:
         :class:`AccessTokenError` (``missing_session``, ``missing_refresh_token``,
         ``failed_to_refresh_token``, ``session_expired``) or :class:`MfaRequiredError`.
         """
-        state, core = self._state_for(request)
-        session = (
-            await self._session_for_state(state)
-            if state is not None
-            else await self._rt.read_session(core)
-        )
+        state, core, session = await self._request_session(request)
         if session is None:
             raise AccessTokenError(
                 AccessTokenError.MISSING_SESSION, "The user does not have an active session."
@@ -333,6 +361,38 @@ class Auth0Client:
                 "a refreshed token set could not be saved (no response to write to): pass "
                 "response= to get_access_token(), or call it inside auth0.middleware()"
             )
+
+    async def get_access_token_for_connection(
+        self,
+        request: object | None = None,
+        response: object | None = None,
+        *,
+        connection: str,
+        login_hint: str | None = None,
+        subject_token_type: str | None = None,
+    ) -> ConnectionAccessToken:
+        """An access token for the user's account at ``connection`` (Token Vault).
+
+        Cached in the session until it expires (or is within ``token_refresh_buffer``),
+        then exchanged again; persisted like :meth:`get_access_token`. ``login_hint``
+        picks one of several accounts on the connection. ``subject_token_type`` is the
+        refresh-token URN (default) or the access-token URN. Raises
+        :class:`AccessTokenForConnectionError` (``missing_session``,
+        ``missing_refresh_token``, ``failed_to_exchange_refresh_token``), or
+        :class:`InvalidRequestError` for invalid options, before any network call.
+        """
+        options = validate_connection_request(connection, login_hint, subject_token_type)
+        state, core, session = await self._request_session(request)
+        if session is None:
+            raise AccessTokenForConnectionError(
+                AccessTokenForConnectionError.MISSING_SESSION,
+                "The user does not have an active session.",
+            )
+
+        async def persist(updated: SessionData) -> None:
+            await self._persist(state, core, updated, response)
+
+        return await get_access_token_for_connection(self._rt, session, options, persist)
 
     async def create_fetcher(
         self,
@@ -431,6 +491,67 @@ class Auth0Client:
             authorization_params=authorization_params,
             authorization_details=authorization_details,
         )
+
+    # -- connected accounts (My Account API; see _connect.py) ----------------------------------
+
+    async def connect_account(
+        self,
+        request: object | None = None,
+        *,
+        connection: str,
+        scopes: Sequence[str] | None = None,
+        return_to: str | None = None,
+        authorization_params: Mapping[str, Any] | None = None,
+    ) -> Response:
+        """A redirect (return it) that links the user's account at ``connection``.
+
+        ``scopes`` are asked of that provider, ``authorization_params`` are passed on to it
+        and ``return_to`` is where the user lands afterwards (validated like login's). A
+        token rotation is persisted as :meth:`get_access_token` does (outside the
+        middleware, onto the returned response). Raises :class:`ConnectAccountError`
+        (``missing_session``, ``failed_to_initiate``), :class:`MfaRequiredError`, or
+        :class:`InvalidRequestError` for bad arguments, before any network call.
+        """
+        state, core, session = await self._request_session(request)
+
+        async def persist(updated: SessionData, target: Response | None) -> None:
+            await self._persist(state, core, updated, target)
+
+        return await _connect.connect_account(
+            self._rt,
+            core,
+            session,
+            persist,
+            connection=connection,
+            scopes=scopes,
+            return_to=return_to,
+            authorization_params=authorization_params,
+        )
+
+    async def get_connected_accounts(
+        self, request: object | None = None, response: object | None = None
+    ) -> list[_connect.ConnectedAccount]:
+        """The user's connected accounts (every page). Raises :class:`ConnectedAccountsError`
+        (``missing_session``, ``failed_to_list``) or :class:`MfaRequiredError`."""
+        state, core, session = await self._request_session(request)
+
+        async def persist(updated: SessionData, _: Response | None) -> None:
+            await self._persist(state, core, updated, response)
+
+        return await _connect.get_connected_accounts(self._rt, session, persist)
+
+    async def disconnect_account(
+        self, request: object | None = None, response: object | None = None, *, connection: str
+    ) -> list[_connect.ConnectedAccount]:
+        """Unlink every account of the user on ``connection``; returns the ones removed.
+        Raises :class:`ConnectedAccountsError` (``missing_session``, ``failed_to_list``,
+        ``failed_to_delete``) or :class:`MfaRequiredError`."""
+        state, core, session = await self._request_session(request)
+
+        async def persist(updated: SessionData, _: Response | None) -> None:
+            await self._persist(state, core, updated, response)
+
+        return await _connect.disconnect_account(self._rt, session, persist, connection)
 
     # -- login ------------------------------------------------------------------------------
 

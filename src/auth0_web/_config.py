@@ -65,6 +65,10 @@ class SessionConfig:
     absolute_duration: int = 3 * 24 * 60 * 60
     inactivity_duration: int = 24 * 60 * 60
     cookie: CookieConfig = field(default_factory=CookieConfig)
+    #: A rolling session's cookie is re-issued only when that moves its expiry by at least
+    #: this many seconds (capped at a tenth of ``inactivity_duration``); 0 re-issues it on
+    #: every response, as the reference does. Writes made by the app are never delayed.
+    rolling_write_interval: int = 60
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,10 @@ class Routes:
     access_token: str = "/auth/access-token"
     backchannel_logout: str = "/auth/backchannel-logout"
     connect_account: str = "/auth/connect"
+    mfa_authenticators: str = "/auth/mfa/authenticators"
+    mfa_challenge: str = "/auth/mfa/challenge"
+    mfa_associate: str = "/auth/mfa/associate"
+    mfa_verify: str = "/auth/mfa/verify"
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,10 @@ class Config:
     #: The DPoP key when ``use_dpop`` (None: no DPoP).
     dpop_key: DpopKey | None = None
     dpop_options: DpopOptions = field(default_factory=lambda: DpopOptions())
+    #: Mount ``GET routes.connect_account`` (connected accounts, My Account API).
+    enable_connect_account_endpoint: bool = False
+    #: Seconds a sealed MFA token (``MfaRequiredError.mfa_token``) stays usable.
+    mfa_token_ttl: int = 300
 
     @property
     def audience(self) -> str | None:
@@ -348,6 +360,8 @@ def build_config(
     use_dpop: bool = False,
     dpop_key_pair: object | None = None,
     dpop_options: DpopOptions | Mapping[str, Any] | None = None,
+    enable_connect_account_endpoint: bool = False,
+    mfa_token_ttl: int | None = None,
 ) -> Config:
     problems: list[str] = []
 
@@ -507,10 +521,14 @@ def build_config(
         absolute_duration=session_cfg.absolute_duration,
         inactivity_duration=session_cfg.inactivity_duration,
         cookie=cookie_cfg,
+        rolling_write_interval=session_cfg.rolling_write_interval,
     )
     for name in ("absolute_duration", "inactivity_duration"):
         if not _positive_number(getattr(session_cfg, name)):
             problems.append(f"session['{name}']: must be a positive number of seconds")
+    interval = session_cfg.rolling_write_interval
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 0:
+        problems.append("session['rolling_write_interval']: must be a whole number of seconds >= 0")
     _check_cookie_attrs(
         "session['cookie']",
         cookie_cfg.name,
@@ -566,6 +584,7 @@ def build_config(
             problems.append(f"{hook_name}: must be callable")
 
     dpop_key, dpop_cfg = _dpop_settings(use_dpop, dpop_key_pair, dpop_options, problems)
+    mfa_ttl = _mfa_token_ttl(mfa_token_ttl, problems)
     if session_store is not None:
         from .session._store import SessionDataStore as _Store
 
@@ -614,6 +633,8 @@ def build_config(
         client_assertion_signing_alg=assertion_alg,
         dpop_key=dpop_key,
         dpop_options=dpop_cfg,
+        enable_connect_account_endpoint=enable_connect_account_endpoint,
+        mfa_token_ttl=mfa_ttl,
     )
 
 
@@ -643,6 +664,33 @@ def _check_cookie_attrs(
         problems.append(f"{option}: same_site='none' requires secure=True (AUTH0_COOKIE_SECURE)")
     if not path.startswith("/") or any(c in path for c in ";\r\n"):
         problems.append(f"{option}: path must start with '/' (AUTH0_COOKIE_PATH)")
+
+
+#: ``mfa_token_ttl`` default and upper bound (seconds). Auth0's own ``mfa_token`` lives
+#: 10 minutes, so a longer seal only gives a stolen one more time.
+DEFAULT_MFA_TOKEN_TTL = 300
+MAX_MFA_TOKEN_TTL = 3600
+
+
+def _mfa_token_ttl(value: int | None, problems: list[str]) -> int:
+    """``mfa_token_ttl`` (or ``AUTH0_MFA_TOKEN_TTL``): 1-3600 seconds, default 300. An
+    invalid value is an error, not the reference's silent fallback to the default."""
+    problem = (
+        f"mfa_token_ttl: must be an integer between 1 and {MAX_MFA_TOKEN_TTL} seconds "
+        "(AUTH0_MFA_TOKEN_TTL)"
+    )
+    if value is None:
+        raw = _env("AUTH0_MFA_TOKEN_TTL")
+        if raw is None:
+            return DEFAULT_MFA_TOKEN_TTL
+        if not raw.isdigit():
+            problems.append(problem)
+            return DEFAULT_MFA_TOKEN_TTL
+        value = int(raw)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MFA_TOKEN_TTL:
+        problems.append(problem)
+        return DEFAULT_MFA_TOKEN_TTL
+    return value
 
 
 def _env_int(name: str, problems: list[str]) -> int | None:

@@ -8,7 +8,7 @@ into ``Set-Cookie`` headers when the response starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -60,9 +60,11 @@ class RequestState:
     """What the SDK knows about the request being served."""
 
     __slots__ = (
+        "_cookies",
         "_factory",
         "_request",
         "_session",
+        "cookie_expires_at",
         "deleted",
         "pending",
         "plaintext",
@@ -77,9 +79,12 @@ class RequestState:
         self.scope = scope
         self._factory = request_factory
         self._request: Request | None = None
+        self._cookies: dict[str, str] | None = None
         self._session: SessionData | None = _UNSET
         #: The decrypted cookie the session came from: the source of untouched copies.
         self.plaintext: bytes | None = None
+        #: When the request's session cookie expires (its JWE ``exp``), once it is read.
+        self.cookie_expires_at: float | None = None
         #: A session to write on the way out (``update_session``, a refresh).
         self.pending: SessionData | None = None
         self.deleted = False
@@ -91,6 +96,27 @@ class RequestState:
             factory = self._factory
             self._request = factory() if factory is not None else request_from_scope(self.scope)
         return self._request
+
+    @property
+    def raw_cookie(self) -> str:
+        """The request's Cookie header(s), as received (no other header is decoded)."""
+        values = [v for k, v in self.scope.get("headers", ()) if k == b"cookie"]
+        if not values:
+            return ""
+        return (
+            values[0].decode("latin-1")
+            if len(values) == 1
+            else "; ".join(v.decode("latin-1") for v in values)
+        )
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The request's cookies, without building the whole request."""
+        if self._request is not None:
+            return self._request.cookies
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(self.raw_cookie)
+        return self._cookies
 
     @property
     def loaded(self) -> bool:

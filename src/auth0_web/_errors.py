@@ -165,6 +165,17 @@ class MfaRequiredError(Auth0Error):
         self.mfa_token = mfa_token
         self.mfa_requirements = mfa_requirements
 
+    def to_json(self) -> dict[str, Any]:
+        """The ``403`` body the SDK's routes answer (the reference's ``toJSON``)."""
+        body: dict[str, Any] = {
+            "error": self.code,
+            "error_description": self.message,
+            "mfa_token": self.mfa_token,
+        }
+        if self.mfa_requirements is not None:
+            body["mfa_requirements"] = self.mfa_requirements
+        return body
+
     def __repr__(self) -> str:
         return (
             f"MfaRequiredError(code='mfa_required', mfa_token={'***' if self.mfa_token else ''!r})"

@@ -9,7 +9,8 @@ from typing import Any
 
 from ._access_tokens import AccessToken, apply_refresh, merge_scopes, select_candidate
 from ._coalescing import RefreshResult
-from ._errors import AccessTokenError, HttpError, MfaRequiredError, OAuth2Error
+from ._errors import AccessTokenError, HttpError, OAuth2Error
+from ._mfa import mfa_required_error
 from ._runtime import Runtime
 from .oidc._id_token import (
     IdTokenError,
@@ -44,7 +45,8 @@ async def _refresh(
         )
     except OAuth2Error as exc:
         if exc.code == "mfa_required":
-            raise _mfa_required(rt, exc, audience=audience, scope=scope) from exc
+            # Left as is: get_access_token() knows the session to bind the MFA context to.
+            raise
         raise _failed(exc) from exc
     except (HttpError, TokenResponseError) as exc:
         raise _failed(exc) from exc
@@ -64,24 +66,6 @@ def _failed(cause: BaseException) -> AccessTokenError:
         AccessTokenError.FAILED_TO_REFRESH_TOKEN,
         "The access token has expired and there was an error while trying to refresh it.",
         cause=cause,
-    )
-
-
-def _mfa_required(
-    rt: Runtime, error: OAuth2Error, *, audience: str | None, scope: str | None
-) -> MfaRequiredError:
-    raw = error.extra.get("mfa_token") if error.extra else None
-    token = ""
-    if isinstance(raw, str) and raw:
-        # Encrypted with the app's secret: the browser may carry it, never read or forge it.
-        now = rt.now()
-        context = {"mfa_token": raw, "audience": audience or "", "scope": scope or ""}
-        token = rt.codec.encrypt(context, exp=now + 300)
-    requirements = error.extra.get("mfa_requirements") if error.extra else None
-    return MfaRequiredError(
-        mfa_token=token,
-        mfa_requirements=requirements,
-        cause=error,
     )
 
 
@@ -148,12 +132,24 @@ async def get_access_token(
         # next default call is answered without another refresh.
         wanted = session.token_set.requested_scope or rt.config.scope_for(effective)
     request_scope = wanted if scope else None
-    result = await rt.refreshes.run(
-        refresh_token,
-        audience,
-        request_scope or "",
-        lambda presented: _refresh(rt, presented, scope=request_scope, audience=audience),
-    )
+    try:
+        result = await rt.refreshes.run(
+            refresh_token,
+            audience,
+            request_scope or "",
+            lambda presented: _refresh(rt, presented, scope=request_scope, audience=audience),
+        )
+    except OAuth2Error as exc:  # only mfa_required leaves _refresh() unwrapped
+        # The sealed MFA context is bound to this session and remembers the scope the
+        # token is looked up by, so the stepped-up token is found again after verify.
+        raise mfa_required_error(
+            rt,
+            exc,
+            session=session,
+            audience=audience,
+            scope=request_scope,
+            requested_scope=wanted,
+        ) from exc
     claims = result.claims
     if claims is not None:
         _check_continuity(session, claims)

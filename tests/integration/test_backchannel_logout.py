@@ -311,7 +311,8 @@ async def test_session_from_one_instance_works_on_the_other(
         response = await on_b.get("/me")
         assert response.status_code == 200
         assert response.json()["sub"] == "auth0|alice"
-        assert cookie_id(set_cookies(response)["__session"][0]) == alice.id  # rolled, same id
+        rolled = set_cookies(response).get("__session")  # fresh: rolling may skip the write
+        assert rolled is None or cookie_id(rolled[0]) == alice.id  # never a new id
         response = await on_b.get("/tokens")
         assert response.json()["sid"] == alice.sid
 

@@ -455,7 +455,14 @@ async def test_login_never_reuses_a_session_id(oidc_provider: Any, view: StoreVi
 
 async def test_rolling_moves_the_record_expiry(oidc_provider: Any, view: StoreView) -> None:
     auth0 = stateful_client(
-        oidc_provider, view, session={"inactivity_duration": 120, "absolute_duration": 3600}
+        oidc_provider,
+        view,
+        # Re-issue on every response: the record's expiry was cut short behind its back.
+        session={
+            "inactivity_duration": 120,
+            "absolute_duration": 3600,
+            "rolling_write_interval": 0,
+        },
     )
     async with Browser(make_app(auth0)) as browser, httpx.AsyncClient() as op_http:
         response = await login(browser, op_http)
@@ -557,7 +564,10 @@ async def test_slow_request_cannot_resurrect_a_logged_out_session(
         app_store = view.store
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    auth0 = new_client(oidc_provider, base, session_store=app_store)
+    # Rolling writes on every response, so the control request below writes the cookie.
+    auth0 = new_client(
+        oidc_provider, base, session_store=app_store, session={"rolling_write_interval": 0}
+    )
     with serve(slow_app(auth0, app_store), port):
         try:
             async with Browser(base_url=base) as browser, httpx.AsyncClient() as op_http:

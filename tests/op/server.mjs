@@ -62,6 +62,30 @@
 //                      carries `interval` from this setting.  Clients need
 //                      `backchannel_token_delivery_mode: "poll"` and the grant
 //                      type urn:openid:params:grant-type:ciba.
+//   token_vault        optional {connections: {<name>: {scope?, ttl?}}}: Auth0's
+//                      Token Vault exchange (federated-connection grant); users
+//                      list their accounts as `connected_accounts: {<name>:
+//                      {login_hint?, scope?} | [...]}` (never released as a
+//                      claim).  See auth0_token_vault.mjs, which also adds the
+//                      test-only GET /test/token-vault/exchanges.
+//   custom_token_exchange  optional {profiles: [{subject_token_type, tokens:
+//                      {<subject token>: <user sub>}}]}: Auth0's Custom Token
+//                      Exchange.  See auth0_custom_token_exchange.mjs.
+//   mfa                optional {required_audiences: [<api>...], token_ttl?:
+//                      seconds (default 300)}: Auth0's MFA API (mfa_required on
+//                      refresh-token grants for those APIs, /mfa/authenticators,
+//                      /mfa/challenge, /mfa/associate, the mfa-otp/-oob/
+//                      -recovery-code grants, test-only GET /test/mfa/oob).
+//                      Users list their factors as `mfa: {otp_secret?,
+//                      recovery_code?, phone_number?, email?}` (never released
+//                      as a claim).  See auth0_mfa.mjs.
+//   my_account         optional {connections: {<name>: {scopes?: [...],
+//                      refresh_token_ttl?}}, ticket_ttl?: seconds (default
+//                      300)}: Auth0's My Account API "Connected Accounts"
+//                      (/me/v1/connected-accounts/{connect,complete,accounts}
+//                      and the other provider's consent page at /connect), with
+//                      `<issuer>me/` registered as a resource server.  See
+//                      auth0_my_account.mjs.
 //
 // When the server listens it prints exactly one line "READY <port>" on
 // stdout.  Everything else (errors only) goes to stderr.
@@ -104,6 +128,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as querystring from 'node:querystring';
+
+import { installCustomTokenExchange } from './auth0_custom_token_exchange.mjs';
+import { installAuth0Mfa } from './auth0_mfa.mjs';
+import { installMyAccount } from './auth0_my_account.mjs';
+import { installTokenVault } from './auth0_token_vault.mjs';
 
 // ---------------------------------------------------------------------------
 // Load oidc-provider.  Version 9 prints "Unsupported runtime" on Node.js 20
@@ -162,7 +191,8 @@ const STANDARD_CLAIMS = new Set(['sub', ...Object.values(STANDARD_SCOPE_CLAIMS).
 // Any other claim found on a configured user is a "custom claim": released
 // whenever `openid` is, like claims an Auth0 Action adds to every ID token.
 const customClaims = [...new Set(
-  [...users.values()].flatMap((user) => Object.keys(user)).filter((c) => !STANDARD_CLAIMS.has(c)),
+  [...users.values()].flatMap((user) => Object.keys(user))
+    .filter((c) => !STANDARD_CLAIMS.has(c) && c !== 'connected_accounts'),
 )];
 
 // ---------------------------------------------------------------------------
@@ -849,6 +879,13 @@ server.listen(requestedPort, '127.0.0.1', async () => {
   let provider;
   try {
     provider = new Provider(`http://localhost:${port}/`, providerConfiguration());
+    // Extra grants first: client metadata naming them is validated just below.
+    installTokenVault(provider, config.token_vault, { users, errors });
+    installCustomTokenExchange(provider, config.custom_token_exchange, {
+      users, resourceServers, errors,
+    });
+    installAuth0Mfa(provider, config.mfa, { users, resourceServers, accessTokenTTL });
+    installMyAccount(provider, config.my_account, { resourceServers });
     // Static clients are only validated when first used; fail now instead.
     for (const { client_id: clientId } of clients) {
       await provider.Client.find(clientId);

@@ -123,6 +123,7 @@ class OidcProvider:
         dpop: dict[str, bool] | None = None,
         ciba: bool | dict[str, Any] = False,
         startup_timeout: float = STARTUP_TIMEOUT,
+        **extra_config: Any,
     ) -> None:
         self.clients = clients
         self.users = users
@@ -134,6 +135,9 @@ class OidcProvider:
         self.par = par
         self.dpop = dpop
         self.ciba = ciba
+        #: Any other server config key, passed through as is (e.g. ``token_vault``,
+        #: ``custom_token_exchange``; see the top of ``tests/op/server.mjs``).
+        self.extra_config = extra_config
         self.startup_timeout = startup_timeout
         self._requested_port = port
         self._port: int | None = None
@@ -195,6 +199,7 @@ class OidcProvider:
             config["dpop"] = self.dpop
         if self.ciba:
             config["ciba"] = self.ciba if isinstance(self.ciba, dict) else {}
+        config.update(self.extra_config)
         config_path = work / "config.json"
         config_path.write_text(json.dumps(config))
 

@@ -211,7 +211,7 @@ async def test_load_returns_the_stored_session() -> None:
     _, jar = await save_new(stateful, session)
     found = await stateful.load(jar, NOW)
     assert found is not None
-    loaded, plaintext = found
+    loaded, plaintext, _ = found
     assert loaded.user == session.user and loaded.extra == {"theme": "dark"}
     assert stateful.from_plaintext(plaintext, NOW) == loaded
 

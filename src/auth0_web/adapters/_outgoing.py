@@ -31,12 +31,15 @@ async def session_headers(client: Auth0Client, state: RequestState) -> list[tupl
     if session is None and not state.deleted:
         if not rt.config.session.rolling:
             return []
-        name = rt.sessions.name
-        if not may_carry_cookie(state.scope, name.encode("latin-1")):
+        if not may_carry_cookie(state.scope, rt.sessions.name.encode("latin-1")):
             return []  # anonymous request: no need to build the request at all
-        cookies = state.request.cookies
-        if name not in cookies and not any(k.startswith(name + "__") for k in cookies):
+        current = await client._session_for_state(state)
+        if current is None:
             return []
+        if not _worth_rolling(client, state, current.internal.created_at):
+            # The cookie stays as it is, but the response was made for a logged-in user:
+            # keep it out of shared caches, as when the cookie is re-issued.
+            return list(NO_STORE_HEADERS)
         # Roll what the cookie holds, not the object the app may have mutated without
         # calling update_session().
         session = await client._stored_session(state)
@@ -57,3 +60,18 @@ async def session_headers(client: Auth0Client, state: RequestState) -> list[tupl
         # cannot bring the session back.
         return []
     return [("set-cookie", v) for _, v in response.cookies] + list(NO_STORE_HEADERS)
+
+
+def _worth_rolling(client: Auth0Client, state: RequestState, created_at: int) -> bool:
+    """Whether re-issuing the cookie now moves its expiry by at least the rolling write
+    interval (a tenth of the inactivity duration at most). Skipping the other writes saves
+    an encryption and a few KB of Set-Cookie on almost every request, and shortens the
+    inactivity window by less than that interval."""
+    config = client._rt.config.session
+    interval = min(config.rolling_write_interval, config.inactivity_duration // 10)
+    expires_at = state.cookie_expires_at
+    if interval <= 0 or expires_at is None:
+        return True
+    now = client._rt.now()
+    new_end = min(now + config.inactivity_duration, created_at + config.absolute_duration)
+    return new_end - expires_at >= interval

@@ -101,11 +101,15 @@ class HttpClient:
         *,
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> HttpResponse:
+        """Send one request (``data``: a form body; ``content``: raw bytes, e.g. JSON)."""
         client = self._get_client()
         try:
             async with asyncio.timeout(self.timeout):
-                async with client.stream(method, url, data=data, headers=headers) as response:
+                async with client.stream(
+                    method, url, data=data, content=content, headers=headers
+                ) as response:
                     declared = response.headers.get("content-length")
                     if (
                         declared is not None

@@ -10,8 +10,15 @@ from .._runtime import Runtime
 from ._access_token import handle_access_token
 from ._backchannel_logout import handle_backchannel_logout
 from ._callback import CallbackContext, handle_callback
+from ._connect import handle_connect
 from ._login import handle_login, start_interactive_login
 from ._logout import handle_logout
+from ._mfa import (
+    handle_mfa_associate,
+    handle_mfa_authenticators,
+    handle_mfa_challenge,
+    handle_mfa_verify,
+)
 
 __all__ = ["CallbackContext", "Router", "handle_profile", "start_interactive_login"]
 
@@ -43,8 +50,14 @@ class Router:
             ("GET", routes.profile): handle_profile,
         }
         self._table[("POST", routes.backchannel_logout)] = handle_backchannel_logout
+        self._table[("GET", routes.mfa_authenticators)] = handle_mfa_authenticators
+        self._table[("POST", routes.mfa_challenge)] = handle_mfa_challenge
+        self._table[("POST", routes.mfa_associate)] = handle_mfa_associate
+        self._table[("POST", routes.mfa_verify)] = handle_mfa_verify
         if rt.config.enable_access_token_endpoint:
             self._table[("GET", routes.access_token)] = handle_access_token
+        if rt.config.enable_connect_account_endpoint:
+            self._table[("GET", routes.connect_account)] = handle_connect
         self.paths = frozenset(path for _, path in self._table)
 
     def match(self, method: str, path: str) -> Handler | None:

@@ -20,6 +20,14 @@ def _error(message: str, code: str, status: int = 401) -> Response:
     return Response.json({"error": {"message": message, "code": code}}, status)
 
 
+def mfa_required_response(error: MfaRequiredError) -> Response:
+    """The ``403`` JSON for a required step-up, the same from every route (the MFA token in
+    it is encrypted for this app)."""
+    response = Response.json(error.to_json(), 403)
+    response.no_store()
+    return response
+
+
 async def handle_access_token(rt: Runtime, request: Request) -> Response:
     query = request.query()
     session = await rt.read_session(request)
@@ -38,16 +46,7 @@ async def handle_access_token(rt: Runtime, request: Request) -> Response:
             merge=query.get("mergeScopes") != "false",
         )
     except MfaRequiredError as exc:
-        body: dict[str, Any] = {
-            "error": "mfa_required",
-            "error_description": exc.message,
-            "mfa_token": exc.mfa_token,
-        }
-        if exc.mfa_requirements is not None:
-            body["mfa_requirements"] = exc.mfa_requirements
-        response = Response.json(body, 403)
-        response.no_store()
-        return response
+        return mfa_required_response(exc)
     except AccessTokenError as exc:
         response = _error(exc.message, exc.code)
         if exc.code == AccessTokenError.SESSION_EXPIRED:

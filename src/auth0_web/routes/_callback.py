@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .._connect import CONNECT_RESPONSE_TYPE, ConnectedAccount
 from .._errors import (
     Auth0Error,
     AuthorizationCodeGrantError,
@@ -48,12 +49,15 @@ class CallbackContext:
 
     ``return_to`` is a validated absolute path on the app's origin (``None`` when the
     transaction could not be found); ``return_to_url`` joins it with the app origin.
+    ``connected_account`` is the account a connect-account flow linked
+    (``response_type == "connect_code"``).
     """
 
     app_base_url: str | None = None
     return_to: str | None = None
     return_to_url: str | None = None
     response_type: str | None = None
+    connected_account: ConnectedAccount | None = None
 
 
 async def handle_callback(rt: Runtime, request: Request) -> Response:
@@ -74,6 +78,10 @@ async def handle_callback(rt: Runtime, request: Request) -> Response:
         return_to_url=absolute(base, txn.return_to),
         response_type=txn.response_type,
     )
+    if txn.response_type == CONNECT_RESPONSE_TYPE:
+        from ._connect import handle_connect_callback
+
+        return await handle_connect_callback(rt, request, query, txn, ctx)
     try:
         metadata = await rt.discovery.get()
         _validate_authorization_response(query, metadata)

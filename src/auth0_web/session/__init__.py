@@ -1,5 +1,5 @@
 """Sessions: the cookie codec, chunking, the stateless store and login transactions."""
 
-from ._model import AccessTokenSet, SessionData, SessionInternal, TokenSet
+from ._model import AccessTokenSet, ConnectionTokenSet, SessionData, SessionInternal, TokenSet
 
-__all__ = ["AccessTokenSet", "SessionData", "SessionInternal", "TokenSet"]
+__all__ = ["AccessTokenSet", "ConnectionTokenSet", "SessionData", "SessionInternal", "TokenSet"]

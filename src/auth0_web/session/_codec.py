@@ -137,6 +137,11 @@ class CookieCodec:
 
     def open(self, value: str) -> bytes | None:
         """The authenticated plaintext of a JWE made with one of our secrets, or ``None``."""
+        found = self.open_with_key(value)
+        return None if found is None else found[0]
+
+    def open_with_key(self, value: str) -> tuple[bytes, bool] | None:
+        """:meth:`open`, and whether the current secret (not a retired one) sealed it."""
         if not value or len(value) > MAX_JWE_LENGTH:
             return None
         parts = value.split(".")
@@ -154,9 +159,9 @@ class CookieCodec:
             return None
         sealed = ciphertext + tag
         aad = header.encode("ascii")
-        for aead in self._aesgcm_decrypt:
+        for index, aead in enumerate(self._aesgcm_decrypt):
             try:
-                return aead.decrypt(iv, sealed, aad)
+                return aead.decrypt(iv, sealed, aad), index == 0
             except InvalidTag:
                 continue
         return None

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AccessTokenSet", "SessionData", "SessionInternal", "TokenSet"]
+__all__ = ["AccessTokenSet", "ConnectionTokenSet", "SessionData", "SessionInternal", "TokenSet"]
 
 
 def _opt_str(data: dict[str, Any], key: str) -> str | None:
@@ -151,6 +151,55 @@ class AccessTokenSet:
 
 
 @dataclass(slots=True)
+class ConnectionTokenSet:
+    """An access token for a user's account at another provider (Token Vault).
+
+    Obtained by :meth:`Auth0Client.get_access_token_for_connection`; ``login_hint`` is set
+    when the token is for one specific account of a user with several on ``connection``.
+    """
+
+    access_token: str
+    expires_at: int
+    connection: str
+    scope: str | None = None
+    login_hint: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionTokenSet(access_token='***', expires_at={self.expires_at}, "
+            f"connection={self.connection!r}, scope={self.scope!r}, "
+            f"login_hint={self.login_hint!r})"
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConnectionTokenSet:
+        """Raises ``ValueError`` unless there is a token and a connection to file it under."""
+        access_token = _opt_str(data, "accessToken")
+        connection = _opt_str(data, "connection")
+        if not access_token or not connection:
+            raise ValueError("a connection token set needs accessToken and connection")
+        return cls(
+            access_token=access_token,
+            expires_at=_num(data, "expiresAt") or 0,
+            connection=connection,
+            scope=_opt_str(data, "scope"),
+            login_hint=_opt_str(data, "loginHint"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "accessToken": self.access_token,
+            "expiresAt": self.expires_at,
+            "connection": self.connection,
+        }
+        if self.scope is not None:
+            out["scope"] = self.scope
+        if self.login_hint is not None:
+            out["loginHint"] = self.login_hint
+        return out
+
+
+@dataclass(slots=True)
 class SessionInternal:
     """SDK bookkeeping; hooks and :meth:`Auth0Client.update_session` cannot change it."""
 
@@ -193,14 +242,20 @@ class SessionData:
     internal: SessionInternal
     access_tokens: list[AccessTokenSet] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Token Vault tokens. A stateless session keeps each in its own ``__FC_<i>`` cookie,
+    #: never in the session cookie; a stateful one keeps them in the store's record.
+    connection_token_sets: list[ConnectionTokenSet] = field(default_factory=list)
 
-    _KNOWN = frozenset({"user", "tokenSet", "internal", "accessTokens", "exp"})
+    _KNOWN = frozenset(
+        {"user", "tokenSet", "internal", "accessTokens", "connectionTokenSets", "exp"}
+    )
 
     def __repr__(self) -> str:
         return (
             f"SessionData(user={{'sub': {self.user.get('sub')!r}, ...}}, "
             f"token_set={self.token_set!r}, internal=SessionInternal(sid='***', "
-            f"created_at={self.internal.created_at}), access_tokens={len(self.access_tokens)})"
+            f"created_at={self.internal.created_at}), access_tokens={len(self.access_tokens)}, "
+            f"connection_token_sets={len(self.connection_token_sets)})"
         )
 
     @classmethod
@@ -216,12 +271,18 @@ class SessionData:
         raw_tokens = data.get("accessTokens") or []
         if not isinstance(raw_tokens, list) or not all(isinstance(t, dict) for t in raw_tokens):
             raise ValueError("accessTokens must be a list of objects")
+        raw_connections = data.get("connectionTokenSets") or []
+        if not isinstance(raw_connections, list) or not all(
+            isinstance(t, dict) for t in raw_connections
+        ):
+            raise ValueError("connectionTokenSets must be a list of objects")
         return cls(
             user=user,
             token_set=TokenSet.from_dict(token_set),
             internal=SessionInternal.from_dict(internal),
             access_tokens=[AccessTokenSet.from_dict(t) for t in raw_tokens],
             extra={k: v for k, v in data.items() if k not in cls._KNOWN},
+            connection_token_sets=[ConnectionTokenSet.from_dict(t) for t in raw_connections],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,4 +292,6 @@ class SessionData:
         out["internal"] = self.internal.to_dict()
         if self.access_tokens:
             out["accessTokens"] = [t.to_dict() for t in self.access_tokens]
+        if self.connection_token_sets:
+            out["connectionTokenSets"] = [t.to_dict() for t in self.connection_token_sets]
         return out

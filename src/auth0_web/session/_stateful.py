@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .._config import SessionConfig
-from .._http import CookieOptions, Response
+from .._http import CookieOptions, Response, parse_cookie_header
 from ._chunks import chunk_indices
 from ._codec import CookieCodec
 from ._model import SessionData
-from ._stateless import StatelessSessionStore, session_max_age
+from ._stateless import LoadedSession, StatelessSessionStore, session_max_age
 from ._store import SessionDataStore, SupportsTouch, SupportsUpdate
 
 __all__ = ["StatefulSessionStore"]
@@ -43,27 +43,37 @@ class StatefulSessionStore:
         self._rules = StatelessSessionStore(config, codec)
 
     def session_id(self, cookies: Mapping[str, str], now: float) -> str | None:
+        found = self._id_cookie(cookies, now)
+        return None if found is None else found[0]
+
+    def _id_cookie(self, cookies: Mapping[str, str], now: float) -> tuple[str, float | None] | None:
+        """The session id and the id cookie's expiry (``None``: sealed with a retired
+        secret, so the next rolling write re-issues it)."""
         value = cookies.get(self.name)
         if not value:
             return None
-        payload = self.codec.decrypt(value, now=now)
+        opened = self.codec.open_with_key(value)
+        if opened is None:
+            return None
+        payload = self.codec.claims(opened[0], now=now)
         if payload is None:
             return None
         session_id = payload.get("id")
         if not isinstance(session_id, str) or not _ID_RE.fullmatch(session_id):
             return None
-        return session_id
+        return session_id, float(payload["exp"]) if opened[1] else None
 
-    async def load(
-        self, cookies: Mapping[str, str], now: float
-    ) -> tuple[SessionData, bytes] | None:
-        session_id = self.session_id(cookies, now)
-        if session_id is None:
+    async def load(self, cookies: Mapping[str, str], now: float) -> LoadedSession | None:
+        found = self._id_cookie(cookies, now)
+        if found is None:
             return None
-        session = await self.store.get(session_id)
+        session = await self.store.get(found[0])
         if session is None or not self._rules.is_live(session, now):
             return None
-        return session, json.dumps(session.to_dict()).encode("utf-8")
+        return LoadedSession(session, json.dumps(session.to_dict()).encode("utf-8"), found[1])
+
+    async def load_header(self, header: str, now: float) -> LoadedSession | None:
+        return await self.load(parse_cookie_header(header), now)
 
     def from_plaintext(self, plaintext: bytes, now: float) -> SessionData | None:
         try:

@@ -52,21 +52,31 @@ class TransactionState:
     scope: str | None = None
     audience: str | None = None
     organization: str | None = None
+    #: Connect-account flow (``response_type == "connect_code"``, no ``nonce``): the My
+    #: Account API's ``auth_session``, and the ``sub``/``sid`` of the session that started
+    #: it, so the callback can refuse to finish it for another user.
+    auth_session: str | None = None
+    sub: str | None = None
+    sid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "state": self.state,
-            "nonce": self.nonce,
             "codeVerifier": self.code_verifier,
             "responseType": self.response_type,
             "returnTo": self.return_to,
         }
+        if self.nonce:
+            out["nonce"] = self.nonce
         if self.max_age is not None:
             out["maxAge"] = self.max_age
         for key, value in (
             ("scope", _clamp(self.scope)),
             ("audience", _clamp(self.audience)),
             ("organization", _clamp(self.organization)),
+            ("authSession", _clamp(self.auth_session)),
+            ("sub", _clamp(self.sub)),
+            ("sid", _clamp(self.sid)),
         ):
             if value is not None:
                 out[key] = value
@@ -80,7 +90,14 @@ class TransactionState:
 
         state, nonce, verifier = text("state"), text("nonce"), text("codeVerifier")
         return_to = text("returnTo") or "/"
-        if not state or not nonce or not verifier:
+        response_type = text("responseType") or "code"
+        if not state or not verifier:
+            return None
+        if response_type == "connect_code":
+            # A connect-account transaction has no nonce (no ID token comes back).
+            if not text("authSession"):
+                return None
+        elif not nonce:
             return None
         max_age = data.get("maxAge")
         if max_age is not None and (
@@ -89,14 +106,17 @@ class TransactionState:
             return None
         return cls(
             state=state,
-            nonce=nonce,
+            nonce=nonce or "",
             code_verifier=verifier,
             return_to=return_to,
-            response_type=text("responseType") or "code",
+            response_type=response_type,
             max_age=max_age,
             scope=text("scope"),
             audience=text("audience"),
             organization=text("organization"),
+            auth_session=text("authSession"),
+            sub=text("sub"),
+            sid=text("sid"),
         )
 
 
