@@ -1,12 +1,13 @@
 # auth0-web: two commands on a fresh machine.
 #   make demo   run the example app against a local OpenID provider (no Auth0 tenant needed)
 #   make test   install everything the tests need, then lint, type-check and test
+#   make test-all   the same, plus the long `slow` runs (load test)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean install node system
+.PHONY: demo test test-all lint typecheck unit bench clean install node system
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ typecheck: install
 
 test: install node system lint typecheck
 	$(PY) -m pytest -q
+
+# Everything, the `slow` runs too (the 1,000-user load test, a few minutes), with the
+# property-based fuzzing at its large `deep` profile (tests/fuzz; another ~15 minutes).
+test-all: install node system lint typecheck
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -m "slow or not slow"
 
 demo: install
 	$(PY) examples/demo.py

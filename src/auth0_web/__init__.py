@@ -38,6 +38,8 @@ from ._errors import (
     MfaRequiredError,
     MissingStateError,
     OAuth2Error,
+    SessionStoreUnavailableError,
+    SessionTooLargeError,
 )
 from ._fetcher import Fetcher
 from ._http import CookieOptions, Request, Response
@@ -132,6 +134,8 @@ __all__ = [
     "SessionData",
     "SessionDataStore",
     "SessionInternal",
+    "SessionStoreUnavailableError",
+    "SessionTooLargeError",
     "TokenSet",
     "TransactionCookieConfig",
     "__version__",

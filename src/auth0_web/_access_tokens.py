@@ -10,7 +10,7 @@ without bound.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._config import Config
@@ -97,13 +97,13 @@ def _contains_cached(have: str, want: str) -> bool:
 class Candidate:
     """The token set that answers a request (``access_token`` None: none matches)."""
 
-    access_token: str | None
+    access_token: str | None = field(repr=False)
     expires_at: int | None
     scope: str | None
     requested_scope: str | None
     audience: str | None
     token_type: str | None
-    refresh_token: str | None
+    refresh_token: str | None = field(repr=False)
     primary: bool
 
 

@@ -259,7 +259,7 @@ def _parse_authentication_response(response: HttpResponse) -> _Pending:
 def _retry_after(response: HttpResponse) -> float | None:
     """Seconds from a 503's ``Retry-After`` (delta-seconds only; dates are ignored)."""
     value = response.headers.get("retry-after", "").strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # str.isdigit() alone accepts "²"
         return None
     return min(float(value), MAX_RETRY_AFTER)
 

@@ -33,7 +33,12 @@ from ._connection_tokens import (
     validate_connection_request,
 )
 from ._context import RequestState, current_state, request_from_scope
-from ._errors import AccessTokenError, Auth0Error, InvalidConfigurationError
+from ._errors import (
+    AccessTokenError,
+    Auth0Error,
+    InvalidConfigurationError,
+    SessionStoreUnavailableError,
+)
 from ._fetcher import Fetcher, TokenFactory
 from ._http import Request, Response
 from ._mfa import MfaClient
@@ -236,6 +241,17 @@ class Auth0Client:
             return stored
         return replace(state.pending, internal=stored.internal)
 
+    @staticmethod
+    def _serving(request: object | None) -> RequestState | None:
+        """The middleware's context when ``request`` is the one it is serving (or omitted):
+        the common case, answered without building the whole core request."""
+        state = current_state()
+        if state is not None and (
+            request is None or getattr(request, "scope", request) is state.scope
+        ):
+            return state
+        return None
+
     async def _request_session(
         self, request: object | None
     ) -> tuple[RequestState | None, Request, SessionData | None]:
@@ -246,14 +262,18 @@ class Auth0Client:
         return state, core, await self._rt.read_session(core)
 
     async def get_session(self, request: object | None = None) -> SessionData | None:
-        """The session of the current (or given) request, or ``None``; never rolls it."""
-        state = current_state()
-        if state is not None and (
-            request is None or getattr(request, "scope", request) is state.scope
-        ):
-            # The common case, kept free of building the whole request.
-            return await self._session_for_state(state)
-        return (await self._request_session(request))[2]
+        """The session of the current (or given) request, or ``None``; never rolls it.
+
+        A session store that is down reads as no session (the cookie is left alone, so the
+        session is back once the store is); the SDK's routes answer 503 meanwhile.
+        """
+        state = self._serving(request)
+        try:
+            if state is not None:
+                return await self._session_for_state(state)
+            return (await self._request_session(request))[2]
+        except SessionStoreUnavailableError:
+            return None
 
     async def update_session(
         self,
@@ -329,7 +349,12 @@ class Auth0Client:
         :class:`AccessTokenError` (``missing_session``, ``missing_refresh_token``,
         ``failed_to_refresh_token``, ``session_expired``) or :class:`MfaRequiredError`.
         """
-        state, core, session = await self._request_session(request)
+        state = self._serving(request)
+        core: Request | None = None
+        if state is not None:
+            session = await self._session_for_state(state)
+        else:
+            state, core, session = await self._request_session(request)
         if session is None:
             raise AccessTokenError(
                 AccessTokenError.MISSING_SESSION, "The user does not have an active session."
@@ -338,6 +363,9 @@ class Auth0Client:
             self._rt, session, refresh=refresh, scope=scope, audience=audience, merge=merge_scopes
         )
         if updated is not None:
+            if core is None:
+                assert state is not None
+                core = state.request
             await self._persist(state, core, updated, response)
         return token
 

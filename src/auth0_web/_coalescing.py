@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .oidc._token import TokenResponse
+from .session._store import guarded
 
 __all__ = ["REMEMBER_SECONDS", "RefreshCoalescer", "RefreshResult"]
 
@@ -187,8 +188,11 @@ class RefreshCoalescer:
             result = await refresh(presented)
             return _encode(result), result.tokens.refresh_token
 
-        data = await self.distributed.refresh_once(
-            refresh_token, f"{audience or ''}\x00{scope}", run
+        # The store failing (Redis down) is SessionStoreUnavailableError; the refresh's own
+        # errors (AccessTokenError, ...) pass through unchanged.
+        data = await guarded(
+            "refresh_once",
+            self.distributed.refresh_once(refresh_token, f"{audience or ''}\x00{scope}", run),
         )
         return _decode(data)
 

@@ -19,7 +19,7 @@ import hashlib
 import re
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ._errors import Auth0Error, DiscoveryError, HttpError, InvalidRequestError, OAuth2Error
 from ._refresh import get_access_token
@@ -192,7 +192,7 @@ def _failed(cause: BaseException) -> AccessTokenForConnectionError:
 
 @dataclass(frozen=True, slots=True)
 class _Exchanged:
-    access_token: str
+    access_token: str = field(repr=False)
     scope: str | None
     #: Epoch seconds: ``issued_at + lifetime`` is when the token expires.
     issued_at: int

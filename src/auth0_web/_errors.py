@@ -182,8 +182,29 @@ class MfaRequiredError(Auth0Error):
         )
 
 
+class SessionTooLargeError(Auth0Error):
+    """The encrypted session is larger than a cookie-only session may be (64 KiB): it would
+    be written but never read back, so it is refused instead of silently lost."""
+
+    code = "session_too_large"
+    default_message = "The session is too large to be stored in cookies."
+
+
 class HttpError(Auth0Error):
     """An outbound call to the authorization server failed before an answer was read."""
 
     code = "http_error"
     default_message = "The request to the authorization server failed."
+
+
+class SessionStoreUnavailableError(Auth0Error):
+    """The server-side session store (``session_store=...``) failed or did not answer.
+
+    Nothing was read, written or deleted: the user's session cookie and the stored record
+    are left as they are, so the same session works again once the store is back. The SDK's
+    routes answer 503; ``get_session()`` reads such a request as having no session.
+    """
+
+    code = "session_store_unavailable"
+    status = 503
+    default_message = "The session store is unavailable."

@@ -115,6 +115,16 @@ class Request:
     def path_and_query(self) -> str:
         return self.path + ("?" + self.query_string if self.query_string else "")
 
+    def __repr__(self) -> str:
+        # Names only: query values (code, state), headers (Authorization, Cookie), cookie
+        # values and bodies (logout tokens) are credentials.
+        query = sorted({name for name, _ in parse_qsl(self.query_string, keep_blank_values=True)})
+        return (
+            f"Request(method={self.method!r}, scheme={self.scheme!r}, host={self.host!r}, "
+            f"path={self.path!r}, query={query!r}, headers={sorted(self.headers)!r}, "
+            f"cookies={sorted(self.cookies)!r}, body=<{len(self.body)} bytes>)"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CookieOptions:
@@ -179,6 +189,14 @@ class Response:
 
     def delete_cookie(self, name: str, options: CookieOptions) -> None:
         self.cookies.append((name, options.serialize(name, "", 0)))
+
+    def __repr__(self) -> str:
+        # Names only: Set-Cookie values are sessions, a Location may carry an ID token hint
+        # and a body may be an access token.
+        return (
+            f"Response(status={self.status}, headers={[k for k, _ in self.headers]!r}, "
+            f"cookies={[name for name, _ in self.cookies]!r}, body=<{len(self.body)} bytes>)"
+        )
 
     def no_store(self) -> None:
         """Forbid caching: the response carries a session or a token (CVE-2025-48947)."""

@@ -4,12 +4,18 @@ see :mod:`auth0_web._coalescing`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._access_tokens import AccessToken, apply_refresh, merge_scopes, select_candidate
+from ._access_tokens import (
+    AccessToken,
+    Candidate,
+    apply_refresh,
+    merge_scopes,
+    select_candidate,
+)
 from ._coalescing import RefreshResult
-from ._errors import AccessTokenError, HttpError, OAuth2Error
+from ._errors import AccessTokenError, DiscoveryError, HttpError, OAuth2Error
 from ._mfa import mfa_required_error
 from ._runtime import Runtime
 from .oidc._id_token import (
@@ -32,8 +38,10 @@ async def _refresh(
     scope: str | None,
     audience: str | None,
 ) -> RefreshResult:
-    metadata = await rt.discovery.get()
     try:
+        # Inside the try: a provider that cannot be discovered (an instance started during
+        # an outage) fails the refresh like one whose token endpoint cannot be reached.
+        metadata = await rt.discovery.get()
         tokens = await refresh_token_grant(
             rt.http,
             metadata.token_endpoint,
@@ -48,7 +56,7 @@ async def _refresh(
             # Left as is: get_access_token() knows the session to bind the MFA context to.
             raise
         raise _failed(exc) from exc
-    except (HttpError, TokenResponseError) as exc:
+    except (DiscoveryError, HttpError, TokenResponseError) as exc:
         raise _failed(exc) from exc
     issued_at = rt.now()
     claims: dict[str, Any] | None = None
@@ -69,7 +77,18 @@ def _failed(cause: BaseException) -> AccessTokenError:
     )
 
 
-async def get_access_token(
+@dataclass(frozen=True, slots=True)
+class TokenPlan:
+    """What :func:`get_access_token` will do: answer ``token`` as it is, or refresh."""
+
+    token: AccessToken | None = field(repr=False)  # set when no refresh is needed
+    candidate: Candidate
+    wanted: str
+    effective: str | None
+    now: int
+
+
+def plan_access_token(
     rt: Runtime,
     session: SessionData,
     *,
@@ -77,12 +96,10 @@ async def get_access_token(
     scope: str | None = None,
     audience: str | None = None,
     merge: bool = True,
-) -> tuple[AccessToken, SessionData | None]:
-    """The access token for ``audience``/``scope``, and the changed session (or ``None``).
-
-    Reference 7.2. A refreshed ID token must be for the same user (``sub``) and issuer, or
-    the refresh is refused and the session stays as it was.
-    """
+) -> TokenPlan:
+    """The pure first half of :func:`get_access_token`: pick the token set and decide
+    whether it must be refreshed (raising the same errors). No I/O, so synchronous
+    callers answer a cached token without an event loop."""
     now = rt.now()
     ceiling = session.internal.session_expires_at
     if ceiling is not None and now >= ceiling - SESSION_CEILING_LEEWAY:
@@ -112,18 +129,40 @@ async def get_access_token(
         or candidate.expires_at is None
         or candidate.expires_at <= now + rt.config.token_refresh_buffer
     )
+    token = None
     if not needs_refresh or candidate.refresh_token is None:
         assert candidate.access_token is not None and candidate.expires_at is not None
-        return (
-            AccessToken(
-                token=candidate.access_token,
-                expires_at=candidate.expires_at,
-                scope=candidate.scope,
-                token_type=candidate.token_type,
-                audience=candidate.audience,
-            ),
-            None,
+        token = AccessToken(
+            token=candidate.access_token,
+            expires_at=candidate.expires_at,
+            scope=candidate.scope,
+            token_type=candidate.token_type,
+            audience=candidate.audience,
         )
+    return TokenPlan(token, candidate, wanted, effective, now)
+
+
+async def get_access_token(
+    rt: Runtime,
+    session: SessionData,
+    *,
+    refresh: bool = False,
+    scope: str | None = None,
+    audience: str | None = None,
+    merge: bool = True,
+) -> tuple[AccessToken, SessionData | None]:
+    """The access token for ``audience``/``scope``, and the changed session (or ``None``).
+
+    Reference 7.2. A refreshed ID token must be for the same user (``sub``) and issuer, or
+    the refresh is refused and the session stays as it was.
+    """
+    plan = plan_access_token(
+        rt, session, refresh=refresh, scope=scope, audience=audience, merge=merge
+    )
+    if plan.token is not None:
+        return plan.token, None
+    candidate, wanted, effective, now = plan.candidate, plan.wanted, plan.effective, plan.now
+    assert candidate.refresh_token is not None
 
     refresh_token = candidate.refresh_token
     if candidate.primary:

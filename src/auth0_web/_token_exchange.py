@@ -25,6 +25,9 @@ from .oidc._token import TokenResponseError, parse_token_response, token_request
 __all__ = ["CustomTokenExchangeError", "CustomTokenExchangeResult", "custom_token_exchange"]
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+#: RFC 8693 2.2.1: what the exchange issues. Auth0 issues access tokens; an answer that says
+#: it issued anything else (a refresh token, a SAML assertion) is not used as one.
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 _URN_RE = re.compile(r"urn:[a-z0-9][a-z0-9-]{0,31}:[a-z0-9()+,\-.:=@;$_!*'%/?#]+", re.IGNORECASE)
 _RESERVED_PREFIXES = ("urn:ietf:", "urn:auth0:", "urn:okta:")
 _RESERVED_HOSTS = ("auth0.com", "okta.com")
@@ -175,6 +178,9 @@ async def custom_token_exchange(
             rt.http, metadata.token_endpoint, rt.client_auth, form, rt.dpop
         )
         tokens = parse_token_response(response, require_id_token=False)
+        issued = tokens.raw.get("issued_token_type")
+        if issued is not None and issued != ACCESS_TOKEN_TYPE:
+            raise TokenResponseError("unexpected issued_token_type")
     except (DiscoveryError, HttpError, OAuth2Error, TokenResponseError) as exc:
         raise failed(exc) from exc
     act: dict[str, Any] | None = None

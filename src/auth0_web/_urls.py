@@ -135,6 +135,8 @@ def safe_return_to(value: str | None, base: AppBaseUrl) -> str | None:
         except ValueError:
             return None
         host = (parts.hostname or "").lower().rstrip(".")
+        if ":" in host:  # an IPv6 literal: bracketed in an origin, as the base URL has it
+            host = f"[{host}]"
         scheme = parts.scheme.lower()
         default_port = 443 if scheme == "https" else 80
         origin = f"{scheme}://{host}" + ("" if port in (None, default_port) else f":{port}")

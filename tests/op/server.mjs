@@ -100,6 +100,12 @@
 //                                  access_denied to the next poll.  204, or
 //                                  404 when there is no such pending request.
 //
+// Signing-key rotation (test-only route, always on):
+//   POST /test/rotate-keys         a fresh RSA key signs everything from now on and
+//                                  is published first in the JWKS; the previous keys
+//                                  stay published unless the form field `retire=yes`
+//                                  is sent.  Answers JSON {kid, published: [kid...]}.
+//
 // Interactive pages (no JavaScript needed, easy to drive from a script):
 //   GET  /interaction/:uid         lists the configured users, one <form> each
 //   POST /interaction/:uid/login   form field `sub`; logs that user in
@@ -133,6 +139,8 @@ import { installCustomTokenExchange } from './auth0_custom_token_exchange.mjs';
 import { installAuth0Mfa } from './auth0_mfa.mjs';
 import { installMyAccount } from './auth0_my_account.mjs';
 import { installTokenVault } from './auth0_token_vault.mjs';
+// Rebuilds the provider's key store (for /test/rotate-keys); oidc-provider has no public API.
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 
 // ---------------------------------------------------------------------------
 // Load oidc-provider.  Version 9 prints "Unsupported runtime" on Node.js 20
@@ -359,6 +367,8 @@ function signingKey() {
     use: 'sig',
   };
 }
+// The signing keys, newest (the one that signs) first; /test/rotate-keys adds one.
+let signingKeys = [signingKey()];
 
 // ---------------------------------------------------------------------------
 // Auto-consent: Auth0 first-party applications never see a consent screen.
@@ -402,7 +412,7 @@ function providerConfiguration() {
     adapter: MemoryAdapter,
     clients,
     findAccount,
-    jwks: { keys: [signingKey()] },
+    jwks: { keys: signingKeys },
     cookies: {
       keys: [crypto.randomBytes(32).toString('base64url')],
     },
@@ -725,6 +735,16 @@ function installRoutes(provider) {
         return;
       }
       await login(ctx, sub);
+      return;
+    }
+
+    // Signing-key rotation (test-only; see the top of this file).
+    if (ctx.path === '/test/rotate-keys' && ctx.method === 'POST') {
+      const form = await readForm(ctx);
+      signingKeys = [signingKey(), ...(form.retire === 'yes' ? [] : signingKeys)];
+      initializeKeystore.call(provider, { keys: signingKeys });
+      ctx.type = 'json';
+      ctx.body = { kid: signingKeys[0].kid, published: signingKeys.map((key) => key.kid) };
       return;
     }
 

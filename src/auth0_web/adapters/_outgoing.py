@@ -10,12 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._context import RequestState
+from .._errors import SessionStoreUnavailableError
 from .._http import NO_STORE_HEADERS, Response
 
 if TYPE_CHECKING:
     from .._client import Auth0Client
 
-__all__ = ["may_carry_cookie", "session_headers"]
+__all__ = ["NO_STORE_ONLY", "may_carry_cookie", "session_headers"]
+
+#: The answer for a logged-in request whose cookie needs no re-issue (compare by identity).
+NO_STORE_ONLY: list[tuple[str, str]] = list(NO_STORE_HEADERS)
 
 
 def may_carry_cookie(scope: dict[str, Any], name: bytes) -> bool:
@@ -24,7 +28,18 @@ def may_carry_cookie(scope: dict[str, Any], name: bytes) -> bool:
 
 
 async def session_headers(client: Auth0Client, state: RequestState) -> list[tuple[str, str]]:
-    """Set-Cookie (and no-store) headers for a written, deleted or rolled session."""
+    """Set-Cookie (and no-store) headers for a written, deleted or rolled session.
+
+    When the session store is down nothing is written and the cookie is left as it is; the
+    response is only kept out of shared caches (the failure is logged where it happened).
+    """
+    try:
+        return await _session_headers(client, state)
+    except SessionStoreUnavailableError:
+        return list(NO_STORE_HEADERS)
+
+
+async def _session_headers(client: Auth0Client, state: RequestState) -> list[tuple[str, str]]:
     rt = client._rt
     session = await client._stored_session(state) if state.pending is not None else None
     rolling = session is None
@@ -39,7 +54,7 @@ async def session_headers(client: Auth0Client, state: RequestState) -> list[tupl
         if not _worth_rolling(client, state, current.internal.created_at):
             # The cookie stays as it is, but the response was made for a logged-in user:
             # keep it out of shared caches, as when the cookie is re-issued.
-            return list(NO_STORE_HEADERS)
+            return NO_STORE_ONLY
         # Roll what the cookie holds, not the object the app may have mutated without
         # calling update_session().
         session = await client._stored_session(state)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._access_tokens import AccessToken
 from .._context import RequestState, current_state
 from .._http import Request, Response
+from .._refresh import plan_access_token
 from ..session._model import SessionData
 from ..session._stateless import StatelessSessionStore
 from ._outgoing import session_headers
@@ -82,7 +83,19 @@ class SyncAuth0:
         audience: str | None = None,
         merge_scopes: bool = True,
     ) -> AccessToken:
-        """As :meth:`Auth0Client.get_access_token`; a refresh is persisted on the way out."""
+        """As :meth:`Auth0Client.get_access_token`; a refresh is persisted on the way out.
+
+        A valid cached token of a cookie-only session is answered on the calling thread (the
+        same selection code, no event loop); only a refresh goes through the portal.
+        """
+        if self.inline_sessions and not refresh:
+            session = self.get_session(request)
+            if session is not None:
+                plan = plan_access_token(
+                    self.client._rt, session, scope=scope, audience=audience, merge=merge_scopes
+                )
+                if plan.token is not None:
+                    return plan.token
         return self.run(
             self.client.get_access_token,
             request,
@@ -119,5 +132,6 @@ class SyncAuth0:
         return self.run(router.dispatch, handler, request)
 
     def outgoing_headers(self, state: RequestState) -> list[tuple[str, str]]:
-        """The Set-Cookie/no-store headers to add to the app's response for ``state``."""
-        return self._session_io(session_headers, self.client, state)
+        """The Set-Cookie/no-store headers to add to the app's response for ``state``
+        (a list the caller owns)."""
+        return list(self._session_io(session_headers, self.client, state))

@@ -7,12 +7,13 @@ works without arguments), and on the way out the session cookie is rolled or rew
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 from .._context import RequestState, request_from_scope
 from .._http import NO_STORE_HEADERS, Response
-from ._outgoing import session_headers
+from ._outgoing import NO_STORE_ONLY, session_headers
 
 if TYPE_CHECKING:
     from .._client import Auth0Client
@@ -26,7 +27,10 @@ Message = dict[str, Any]
 
 #: Request bodies the SDK reads itself (back-channel logout) are capped at this size.
 MAX_BODY_BYTES = 64 * 1024
+#: Seconds such a body may take to arrive: a trickled upload is cut off, not waited for.
+BODY_READ_TIMEOUT = 10.0
 _NO_STORE_NAMES = frozenset(name.encode() for name, _ in NO_STORE_HEADERS)
+_NO_STORE_ENCODED = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE_HEADERS]
 
 
 class Auth0Middleware:
@@ -51,7 +55,12 @@ class Auth0Middleware:
         if handler is not None:
             body = b""
             if scope["method"] == "POST":
-                body_or_none = await _read_body(receive, MAX_BODY_BYTES)
+                try:
+                    async with asyncio.timeout(BODY_READ_TIMEOUT):
+                        body_or_none = await _read_body(receive, MAX_BODY_BYTES)
+                except TimeoutError:
+                    await _send(send, Response.text("Request body timed out.", 408))
+                    return
                 if body_or_none is None:
                     await _send(send, Response.text("Request body too large.", 413))
                     return
@@ -67,10 +76,11 @@ class Auth0Middleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state.response_started = True
-                extra = [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, v in await session_headers(self.client, state)
-                ]
+                headers = await session_headers(self.client, state)
+                if headers is NO_STORE_ONLY:
+                    extra = _NO_STORE_ENCODED
+                else:
+                    extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
                 if extra:
                     message = dict(message)
                     message["headers"] = _merge_headers(message.get("headers", []), extra)

@@ -18,7 +18,7 @@ from starlette.responses import Response as StarletteResponse
 
 from .._access_tokens import AccessToken
 from .._context import current_state
-from .._errors import AccessTokenError, MfaRequiredError
+from .._errors import AccessTokenError, MfaRequiredError, SessionStoreUnavailableError
 from .._http import Response
 from ..session._model import SessionData
 
@@ -131,14 +131,15 @@ class AccessTokenUnavailable(HTTPException):
 def access_token_dependency(
     client: Auth0Client, *, audience: str | None = None, scope: str | None = None
 ) -> Callable[..., Any]:
-    """A FastAPI dependency yielding the user's :class:`AccessToken` (refreshed if needed)."""
+    """A FastAPI dependency yielding the user's :class:`AccessToken` (refreshed if needed);
+    503 while the session store is down."""
 
     async def access_token(request: Request) -> AccessToken:
         try:
             return await client.get_access_token(request, audience=audience, scope=scope)
         except MfaRequiredError as exc:
             raise AccessTokenUnavailable(403, exc.code) from exc
-        except AccessTokenError as exc:
-            raise AccessTokenUnavailable(401, exc.code) from exc
+        except (AccessTokenError, SessionStoreUnavailableError) as exc:
+            raise AccessTokenUnavailable(exc.status, exc.code) from exc
 
     return access_token

@@ -199,6 +199,10 @@ class JwksCache:
         if response.status != 200:
             raise HttpError("The JWKS could not be fetched.")
         keys = parse_jwks(response.json_object())
+        if not keys:
+            # An HTML page, a broken document, or no usable key: a failed fetch, never
+            # cached (remembering it would refuse every token until the TTL ran out).
+            raise HttpError("The JWKS could not be fetched.")
         self._keys, self._uri, self._fetched_at = keys, uri, time.monotonic()
         return keys
 
@@ -216,8 +220,14 @@ class JwksCache:
             return found
         if time.monotonic() - self._refetched_at < JWKS_REFETCH_COOLDOWN:
             return []
-        self._refetched_at = time.monotonic()
-        keys = await self._flight.run(uri, lambda: self._load(uri))
+        previous, self._refetched_at = self._refetched_at, time.monotonic()
+        try:
+            keys = await self._flight.run(uri, lambda: self._load(uri))
+        except HttpError:
+            # The keys are still unknown: the next token may try again (a failed refetch
+            # must not lock out a rotated key for the cooldown once the provider is back).
+            self._refetched_at = previous
+            raise
         return _select(keys, kid)
 
 

@@ -94,6 +94,10 @@ class DpopKeyPair(NamedTuple):
     private_key: str
     public_key: str
 
+    def __repr__(self) -> str:
+        # The tuple's default repr would print the private key into logs and tracebacks.
+        return f"DpopKeyPair(private_key=<masked>, public_key={self.public_key!r})"
+
 
 class DpopKey:
     """An ES256 (P-256) key pair that signs DPoP proofs.

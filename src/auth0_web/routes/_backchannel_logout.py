@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
-from .._errors import DiscoveryError, HttpError
+from .._errors import DiscoveryError, HttpError, SessionStoreUnavailableError
 from .._http import Request, Response
 from .._runtime import Runtime
 from ..oidc._logout_token import LogoutTokenError, validate_logout_token
-from ..session._store import SupportsLogoutTokens
+from ..session._store import SupportsLogoutTokens, guarded
 
 __all__ = ["handle_backchannel_logout"]
 
@@ -75,13 +75,17 @@ async def handle_backchannel_logout(rt: Runtime, request: Request) -> Response:
         return _text(f"Invalid logout token: {exc.reason}.", 400)
     except HttpError:
         return _text("The authorization server's keys could not be loaded.", 503)
-    if validated.jti is not None:
-        mark = getattr(store, "mark_logout_token_used", None)
-        if mark is not None:
-            first = bool(await mark(validated.jti, expires_at=validated.expires_at))
-        else:
-            first = rt.logout_replays.first_use(validated.jti, validated.expires_at)
-        if not first:
-            return _text("Invalid logout token: already used.", 400)
-    await store.delete_by_logout_token(validated.claims)
+    try:
+        if validated.jti is not None:
+            mark = getattr(store, "mark_logout_token_used", None)
+            if mark is not None:
+                used = mark(validated.jti, expires_at=validated.expires_at)
+                first = bool(await guarded("mark_logout_token_used", used))
+            else:
+                first = rt.logout_replays.first_use(validated.jti, validated.expires_at)
+            if not first:
+                return _text("Invalid logout token: already used.", 400)
+        await guarded("delete_by_logout_token", store.delete_by_logout_token(validated.claims))
+    except SessionStoreUnavailableError as exc:
+        return _text(exc.message, exc.status)
     return _text("", 204)

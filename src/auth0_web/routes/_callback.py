@@ -24,6 +24,7 @@ from .._errors import (
     InvalidStateError,
     MissingStateError,
     OAuth2Error,
+    SessionTooLargeError,
 )
 from .._http import Request, Response
 from .._runtime import Runtime, maybe_await
@@ -94,7 +95,12 @@ async def handle_callback(rt: Runtime, request: Request) -> Response:
         response = Response.redirect(ctx.return_to_url or base.url)
     session = await rt.finalize_session(session, id_token)
     options = rt.session_cookie_options(base)
-    await rt.sessions.save(response, session, request.cookies, rt.now(), options, is_new=True)
+    try:
+        await rt.sessions.save(response, session, request.cookies, rt.now(), options, is_new=True)
+    except SessionTooLargeError as error:
+        logger.warning("login callback failed: %s", error.code)
+        response = Response.text(error.message, error.status)
+        response.no_store()
     rt.transactions.delete(response, txn.state, rt.transaction_cookie_options(base))
     return response
 

@@ -33,9 +33,26 @@ def chunk_indices(name: str, cookies: Mapping[str, str]) -> list[int]:
             digits = key[len(prefix) :]
             if not (digits.isascii() and digits.isdigit()):
                 continue
-            canonical = len(digits) <= 3 and (digits == "0" or not digits.startswith("0"))
-            found.append(int(digits) if canonical else -1)
+            found.append(int(digits) if _is_canonical(digits) else -1)
     return found
+
+
+def _is_canonical(digits: str) -> bool:
+    return len(digits) <= 3 and (digits == "0" or not digits.startswith("0"))
+
+
+def stray_chunk_names(name: str, cookies: Mapping[str, str]) -> list[str]:
+    """Names of the ``<name>__<digits>`` cookies that are not chunks we write (``__01``,
+    ``__999999999``): each makes every chunk set unreadable, so every write deletes them
+    (at most :data:`MAX_CHUNKS` per response, so a flood of them cannot make a flood of
+    headers)."""
+    prefix = name + "__"
+    strays = []
+    for key in cookies:
+        digits = key[len(prefix) :] if key.startswith(prefix) else ""
+        if digits.isascii() and digits.isdigit() and not _is_canonical(digits):
+            strays.append(key)
+    return sorted(strays)[:MAX_CHUNKS]
 
 
 def read_chunked(name: str, cookies: Mapping[str, str]) -> str | None:
@@ -61,6 +78,8 @@ def write_chunked(
 ) -> None:
     """Write ``value`` under ``name`` and delete whatever stale form the browser holds."""
     existing = {i for i in chunk_indices(name, request_cookies) if i >= 0}
+    for stray in stray_chunk_names(name, request_cookies):
+        response.delete_cookie(stray, options)
     if len(value) <= MAX_CHUNK_SIZE:
         response.set_cookie(name, value, options, max_age)
         for index in sorted(existing):
@@ -84,3 +103,5 @@ def delete_chunked(
     response.delete_cookie(name, options)
     for index in sorted(i for i in chunk_indices(name, request_cookies) if i >= 0):
         response.delete_cookie(f"{name}__{index}", options)
+    for stray in stray_chunk_names(name, request_cookies):
+        response.delete_cookie(stray, options)

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,11 +60,17 @@ def _b64url_decode(data: str) -> bytes:
 
 
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+#: Last characters whose unused low bits are zero, by segment length mod 4: any other last
+#: character decodes to the same bytes, so one JWE would have several spellings.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 
 
 def _b64url_strict(segment: str) -> bytes | None:
-    """Decode unpadded base64url, refusing any character outside its alphabet."""
+    """Decode unpadded, canonical base64url, refusing any character outside its alphabet."""
     if "+" in segment or "/" in segment or "=" in segment or not segment.isascii():
+        return None
+    canonical = _CANONICAL_LAST.get(len(segment) % 4)
+    if canonical is not None and segment[-1] not in canonical:
         return None
     data = segment.encode("ascii").translate(_TO_STANDARD_ALPHABET)
     try:
@@ -76,11 +83,29 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise ValueError("number out of range")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    value = int(text)
+    if not -_MAX_DOUBLE <= value <= _MAX_DOUBLE:  # math.isfinite() would raise on it
+        raise ValueError("number out of range")
+    return value
+
+
+_MAX_DOUBLE = int(sys.float_info.max)
+_STRICT_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_finite_int
+)
 
 
 def loads_strict(data: bytes | str) -> Any:
-    """Parse JSON as RFC 8259 defines it: ``NaN``/``Infinity`` are errors, not floats."""
+    """Parse JSON as RFC 8259 defines it: ``NaN``/``Infinity`` are errors, not floats, and
+    so is a number no double can hold (``1e400``, a 400-digit integer)."""
     if isinstance(data, bytes):
         data = data.decode("utf-8")
     return _STRICT_DECODER.decode(data)

@@ -5,6 +5,10 @@ name, attributes and expiry math as a stateless session, never chunked. Every lo
 new random id and the previous record is deleted (no session fixation). Writes to an
 existing session use the store's atomic ``update`` when it has one, so a request racing a
 logout cannot bring the session back; without it, a re-read narrows the window.
+
+A store that fails (Redis down, a timeout, any exception) raises
+:class:`~auth0_web.SessionStoreUnavailableError` here: no cookie is written or deleted, so
+the same session works again once the store is back.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ._chunks import chunk_indices
 from ._codec import CookieCodec
 from ._model import SessionData
 from ._stateless import LoadedSession, StatelessSessionStore, session_max_age
-from ._store import SessionDataStore, SupportsTouch, SupportsUpdate
+from ._store import SessionDataStore, SupportsTouch, SupportsUpdate, guarded
 
 __all__ = ["StatefulSessionStore"]
 
@@ -67,7 +71,7 @@ class StatefulSessionStore:
         found = self._id_cookie(cookies, now)
         if found is None:
             return None
-        session = await self.store.get(found[0])
+        session = await guarded("get", self.store.get(found[0]))
         if session is None or not self._rules.is_live(session, now):
             return None
         return LoadedSession(session, json.dumps(session.to_dict()).encode("utf-8"), found[1])
@@ -114,21 +118,23 @@ class StatefulSessionStore:
         existing = self.session_id(request_cookies, now)
         if is_new or existing is None:
             if existing is not None:
-                await self.store.delete(existing)  # a login never reuses an id
+                await guarded("delete", self.store.delete(existing))  # never reuse an id
             session_id = secrets.token_hex(16)
-            await self.store.set(session_id, session, expires_at=expires_at)
+            await guarded("set", self.store.set(session_id, session, expires_at=expires_at))
         else:
             session_id = existing
             if roll and isinstance(self.store, SupportsTouch):
-                if not await self.store.touch(session_id, session, expires_at=expires_at):
+                touch = self.store.touch(session_id, session, expires_at=expires_at)
+                if not await guarded("touch", touch):
                     return False
             elif isinstance(self.store, SupportsUpdate):
-                if not await self.store.update(session_id, session, expires_at=expires_at):
+                update = self.store.update(session_id, session, expires_at=expires_at)
+                if not await guarded("update", update):
                     return False
             else:
-                if await self.store.get(session_id) is None:
+                if await guarded("get", self.store.get(session_id)) is None:
                     return False
-                await self.store.set(session_id, session, expires_at=expires_at)
+                await guarded("set", self.store.set(session_id, session, expires_at=expires_at))
         value = self.codec.encrypt({"id": session_id}, exp=expires_at)
         cookie_max_age = None if self.config.cookie.transient else max_age
         response.set_cookie(self.name, value, options, cookie_max_age)
@@ -148,4 +154,4 @@ class StatefulSessionStore:
         session_id = self.session_id(request_cookies, now)
         self._rules.delete(response, request_cookies, options)
         if session_id is not None:
-            await self.store.delete(session_id)
+            await guarded("delete", self.store.delete(session_id))

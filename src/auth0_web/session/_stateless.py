@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .._config import SessionConfig
+from .._errors import SessionTooLargeError
 from .._http import CookieOptions, Response, parse_cookie_header
 from ._cache import CachedSession, DecodedSessionCache, copy_session
 from ._chunks import delete_chunked, read_chunked, write_chunked
-from ._codec import CookieCodec
+from ._codec import MAX_JWE_LENGTH, CookieCodec
 from ._connection_cookies import (
     CONNECTION_COOKIE_PREFIX,
     delete_connection_cookies,
@@ -184,6 +185,10 @@ class StatelessSessionStore:
         payload = session.to_dict()
         payload.pop(_CONNECTIONS_KEY, None)  # each has a cookie of its own
         value = self.codec.encrypt(payload, exp=now + max_age)
+        if len(value) > MAX_JWE_LENGTH:
+            # Every read refuses a value this large: writing it would log the user in to a
+            # session no request can see (a login loop), so nothing is written.
+            raise SessionTooLargeError()
         cookie_max_age = None if self.config.cookie.transient else max_age
         write_chunked(response, self.name, value, options, cookie_max_age, request_cookies)
         write_connection_cookies(

@@ -18,11 +18,13 @@ request then cannot write back tokens another instance refreshed meanwhile).
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
+from .._errors import Auth0Error, SessionStoreUnavailableError
 from ._model import SessionData
 
 __all__ = [
@@ -31,7 +33,24 @@ __all__ = [
     "SessionDataStore",
     "SupportsLogoutTokens",
     "SupportsUpdate",
+    "guarded",
 ]
+
+_T = TypeVar("_T")
+
+logger = logging.getLogger("auth0_web")
+
+
+async def guarded(operation: str, call: Awaitable[_T]) -> _T:
+    """Await a session-store call; any failure becomes :class:`SessionStoreUnavailableError`
+    (logged with the exception's type only: a store's error text may hold keys or data)."""
+    try:
+        return await call
+    except Auth0Error:
+        raise
+    except Exception as exc:
+        logger.warning("session store %s failed: %s", operation, type(exc).__name__)
+        raise SessionStoreUnavailableError(cause=exc) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,14 @@ class TransactionState:
     sub: str | None = None
     sid: str | None = None
 
+    def __repr__(self) -> str:
+        # state, nonce, PKCE verifier and auth_session are the login's secrets: never shown.
+        return (
+            f"TransactionState(state='***', return_to={self.return_to!r}, "
+            f"response_type={self.response_type!r}, scope={self.scope!r}, "
+            f"audience={self.audience!r})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "state": self.state,
@@ -168,7 +176,9 @@ class TransactionStore:
 
         def created(item: tuple[str, str]) -> int:
             stamp, sep, _ = item[1].partition(":")
-            return int(stamp) if sep and stamp.isdigit() and len(stamp) <= 12 else 0
+            # isascii(): str.isdigit() also accepts "²", which int() refuses.
+            digits = stamp.isascii() and stamp.isdigit()
+            return int(stamp) if sep and digits and len(stamp) <= 12 else 0
 
         to_free = total - MAX_TXN_BYTES + 1
         for deleted, (name, value) in enumerate(sorted(others, key=created)):

@@ -31,11 +31,17 @@ from ..session._store import LogoutTokenClaims, matches_logout_token, session_su
 __all__ = ["RedisSessionStore"]
 
 try:  # pragma: no cover - import guard
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
 except ImportError as exc:  # pragma: no cover
     raise ImportError(
         'RedisSessionStore needs the redis package: pip install "auth0-web[redis]"'
     ) from exc
+
+#: A store made from a URL opens at most this many connections (per process); more
+#: concurrent commands wait up to ``POOL_TIMEOUT`` seconds for one. redis-py's default pool
+#: fails at once instead, and a failed read is a user who suddenly looks logged out.
+POOL_SIZE = 100
+POOL_TIMEOUT = 5.0
 
 # Delete the lock only if we still own it (another process may hold it after expiry).
 _RELEASE = """
@@ -45,7 +51,11 @@ return 0
 
 
 class RedisSessionStore:
-    """Sessions in Redis, shared by every app instance (``redis.asyncio``)."""
+    """Sessions in Redis, shared by every app instance (``redis.asyncio``).
+
+    ``redis`` is a URL (then a pool of :data:`POOL_SIZE` connections whose commands wait
+    for a free one rather than fail) or a ``Redis`` client of your own, used as it is.
+    """
 
     def __init__(
         self,
@@ -54,7 +64,13 @@ class RedisSessionStore:
         prefix: str = "auth0:",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.redis: Redis = Redis.from_url(redis) if isinstance(redis, str) else redis
+        if isinstance(redis, str):
+            pool = BlockingConnectionPool.from_url(
+                redis, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT
+            )
+            redis = Redis(connection_pool=pool)
+            redis.auto_close_connection_pool = True  # closed with the client (from_pool)
+        self.redis: Redis = redis
         self.prefix = prefix
         self._clock = clock
 
