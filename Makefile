@@ -41,7 +41,7 @@ test: install node system lint typecheck
 	$(PY) -m pytest -q
 
 # Everything, the `slow` runs too (the 1,000-user load test, a few minutes), with the
-# property-based fuzzing at its large `deep` profile (tests/fuzz; another ~15 minutes).
+# property-based fuzzing at its large `deep` profile (tests/fuzz; another 10-25 minutes).
 test-all: install node system lint typecheck
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -m "slow or not slow"
 
@@ -58,8 +58,10 @@ bench: install system
 	$(PY) bench/access_token.py
 	$(PY) bench/callback_cpu.py
 	$(PY) bench/redis_session.py
-	$(PY) bench/django_overhead.py
 	$(PY) bench/memory.py
+	$(PY) bench/asgi_overhead.py
+	$(PY) bench/flask_overhead.py
+	$(PY) bench/django_overhead.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/op/node_modules tests/interop/node_modules

@@ -32,7 +32,7 @@ from ._connection_tokens import (
     get_access_token_for_connection,
     validate_connection_request,
 )
-from ._context import RequestState, current_state, request_from_scope
+from ._context import RequestState, anonymous_scope, current_state, request_from_scope
 from ._errors import (
     AccessTokenError,
     Auth0Error,
@@ -267,6 +267,11 @@ class Auth0Client:
         A session store that is down reads as no session (the cookie is left alone, so the
         session is back once the store is); the SDK's routes answer 503 meanwhile.
         """
+        anonymous = anonymous_scope()
+        if anonymous is not None and (
+            request is None or getattr(request, "scope", request) is anonymous
+        ):
+            return None  # the middleware saw no session cookie on this request
         state = self._serving(request)
         try:
             if state is not None:

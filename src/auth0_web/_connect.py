@@ -116,6 +116,9 @@ CONNECT_RESERVED_PARAMETERS = RESERVED_PARAMETERS | {
 #: Control characters and spaces: never in a connection name, scope, code or URL; answered
 #: text (``_NAME_CONTROL``) may hold spaces but no control characters.
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+#: A host a browser reads as we do: an ASCII name (no ``%``-escapes, no ``<`` and the like,
+#: which a browser decodes or refuses) or an IPv6 literal.
+_PLAIN_HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
 _NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Name of the Token Vault cache on :class:`SessionData` (present when that feature is).
 _CONNECTION_TOKENS = "connection_token_sets"
@@ -514,6 +517,8 @@ def _connect_redirect(rt: Runtime, connect_uri: object, ticket: str) -> str:
         raise _Malformed("connect_uri must be an https URL")
     if not parts.hostname or "@" in parts.netloc or parts.fragment or "#" in connect_uri:
         raise _Malformed("connect_uri must be an absolute URL with a host and no credentials")
+    if not _PLAIN_HOST.fullmatch(parts.hostname):
+        raise _Malformed("connect_uri has a host a browser would read differently")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ticket"]
     query.append(("ticket", ticket))
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", urlencode(query), ""))

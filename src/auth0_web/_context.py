@@ -9,7 +9,7 @@ into ``Set-Cookie`` headers when the response starts.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from ._http import Request, parse_cookie_header
@@ -19,11 +19,37 @@ __all__ = ["RequestState", "current_state", "request_from_scope"]
 
 _UNSET: Any = object()
 
-_current: ContextVar[RequestState | None] = ContextVar("auth0_web_request", default=None)
+#: The request being served: its state, or for an anonymous request just its scope.
+_current: ContextVar[Any] = ContextVar("auth0_web_request", default=None)
 
 
 def current_state() -> RequestState | None:
-    return _current.get()
+    value = _current.get()
+    if value is None or type(value) is RequestState:
+        return value
+    # An anonymous request (see enter_anonymous): its state is made on first use, already
+    # known to hold no session (the adapter saw no session cookie).
+    state = RequestState(value)
+    state.set_session(None)
+    _current.set(state)
+    return state
+
+
+def anonymous_scope() -> dict[str, Any] | None:
+    """The scope of the request being served when it is known to carry no session cookie
+    and nothing has asked for its state yet (the cheapest answer to "no session")."""
+    value = _current.get()
+    return value if type(value) is dict else None
+
+
+def enter_anonymous(scope: dict[str, Any]) -> Token[Any]:
+    """Enter the context of a request that carries no session cookie, cheaply: only the
+    scope is recorded, and :func:`current_state` builds the state if the app asks."""
+    return _current.set(scope)
+
+
+def exit_state(token: Token[Any]) -> None:
+    _current.reset(token)
 
 
 def request_from_scope(scope: dict[str, Any], body: bytes = b"") -> Request:
@@ -68,6 +94,7 @@ class RequestState:
         "deleted",
         "pending",
         "plaintext",
+        "raw_cookie_bytes",
         "response_started",
         "scope",
     )
@@ -85,6 +112,8 @@ class RequestState:
         self.plaintext: bytes | None = None
         #: When the request's session cookie expires (its JWE ``exp``), once it is read.
         self.cookie_expires_at: float | None = None
+        #: The Cookie header(s) joined, when the adapter already found them.
+        self.raw_cookie_bytes: bytes | None = None
         #: A session to write on the way out (``update_session``, a refresh).
         self.pending: SessionData | None = None
         self.deleted = False
@@ -100,6 +129,8 @@ class RequestState:
     @property
     def raw_cookie(self) -> str:
         """The request's Cookie header(s), as received (no other header is decoded)."""
+        if self.raw_cookie_bytes is not None:
+            return self.raw_cookie_bytes.decode("latin-1")
         values = [v for k, v in self.scope.get("headers", ()) if k == b"cookie"]
         if not values:
             return ""

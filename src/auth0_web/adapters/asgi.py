@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .._context import RequestState, request_from_scope
+from .._context import RequestState, enter_anonymous, exit_state, request_from_scope
 from .._http import NO_STORE_HEADERS, Response
 from ._outgoing import NO_STORE_ONLY, session_headers
 
@@ -42,6 +42,9 @@ class Auth0Middleware:
         self.client = client
         self.router = client._router
         self.rt = client._rt
+        self._cookie_name = client._rt.sessions.name.encode("latin-1")
+        #: The SDK's paths with and without a trailing slash: one set lookup for app requests.
+        self._route_paths = self.router.paths | {p + "/" for p in self.router.paths}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -51,7 +54,7 @@ class Auth0Middleware:
         root_path = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :] or "/"
-        handler = self.router.match(scope["method"], path)
+        handler = self.router.match(scope["method"], path) if path in self._route_paths else None
         if handler is not None:
             body = b""
             if scope["method"] == "POST":
@@ -70,13 +73,42 @@ class Auth0Middleware:
             await _send(send, response)
             return
 
+        # The one pass over the headers the SDK makes for an app request: is there a
+        # Cookie header that could hold the session cookie?
+        cookie: bytes | None = None
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                cookie = value if cookie is None else cookie + b"; " + value
+        if cookie is None or self._cookie_name not in cookie:
+            # Anonymous: no session to read, and none the app could write (every write
+            # needs an existing session). No response wrapper; the request context is
+            # made only if the app asks for it.
+            anonymous = enter_anonymous(scope)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                exit_state(anonymous)
+            return
+
         state = RequestState(scope)
+        state.raw_cookie_bytes = cookie
         token = state.enter()
+        client = self.client
+        rolling = self.rt.config.session.rolling
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state.response_started = True
-                headers = await session_headers(self.client, state)
+                # The common case, decided without a coroutine: nothing written, and no
+                # rolling re-issue possible (rolling off, or no live session).
+                if (
+                    state.pending is None
+                    and not state.deleted
+                    and (not rolling or (state.loaded and state.cached_session() is None))
+                ):
+                    await send(message)
+                    return
+                headers = await session_headers(client, state)
                 if headers is NO_STORE_ONLY:
                     extra = _NO_STORE_ENCODED
                 else:
