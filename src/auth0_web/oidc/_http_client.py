@@ -90,9 +90,17 @@ class HttpClient:
         return self._client
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is None:
+            return
+        if loop is asyncio.get_running_loop():
+            await client.aclose()
+        elif loop is not None and loop.is_running():
+            # The pool belongs to a loop running elsewhere (a server thread, the sync
+            # portal): close it there, without waiting for that loop.
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+        # else: its loop is closed, and its sockets went with it.
 
     async def request(
         self,
