@@ -21,7 +21,14 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ._errors import Auth0Error, DiscoveryError, HttpError, InvalidRequestError, OAuth2Error
+from ._errors import (
+    Auth0Error,
+    CodedError,
+    DiscoveryError,
+    HttpError,
+    InvalidRequestError,
+    OAuth2Error,
+)
 from ._refresh import get_access_token
 from ._runtime import Runtime
 from .oidc._token import TokenResponseError, parse_token_response, token_request
@@ -60,7 +67,7 @@ _SUBJECT_TOKEN_TYPES = frozenset({REFRESH_TOKEN_TYPE, ACCESS_TOKEN_TYPE})
 PersistSession = Callable[[SessionData], Awaitable[None]]
 
 
-class AccessTokenForConnectionError(Auth0Error):
+class AccessTokenForConnectionError(CodedError):
     """No access token for the connection; ``code`` says why.
 
     ``failed_to_exchange_refresh_token`` carries the server's refusal (an
@@ -73,10 +80,6 @@ class AccessTokenForConnectionError(Auth0Error):
     FAILED_TO_EXCHANGE_REFRESH_TOKEN = "failed_to_exchange_refresh_token"
 
     status = 401
-
-    def __init__(self, code: str, message: str, *, cause: BaseException | None = None) -> None:
-        super().__init__(message, cause=cause)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

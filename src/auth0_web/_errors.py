@@ -126,7 +126,15 @@ class InvalidRequestError(Auth0Error):
     default_message = "The request is invalid."
 
 
-class AccessTokenError(Auth0Error):
+class CodedError(Auth0Error):
+    """An error class with several documented codes: ``code`` is chosen per instance."""
+
+    def __init__(self, code: str, message: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(message, cause=cause)
+        self.code = code
+
+
+class AccessTokenError(CodedError):
     """Getting an access token failed; ``code`` says why."""
 
     MISSING_SESSION = "missing_session"
@@ -135,10 +143,6 @@ class AccessTokenError(Auth0Error):
     SESSION_EXPIRED = "session_expired"
 
     status = 401
-
-    def __init__(self, code: str, message: str, *, cause: BaseException | None = None) -> None:
-        super().__init__(message, cause=cause)
-        self.code = code
 
 
 class MfaRequiredError(Auth0Error):

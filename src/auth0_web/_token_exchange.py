@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ._access_tokens import merge_scopes
 from ._config import DEFAULT_SCOPE
-from ._errors import Auth0Error, DiscoveryError, HttpError, OAuth2Error
+from ._errors import CodedError, DiscoveryError, HttpError, OAuth2Error
 from ._runtime import Runtime
 from .oidc._id_token import IdTokenError
 from .oidc._token import TokenResponseError, parse_token_response, token_request
@@ -50,7 +50,7 @@ _RESERVED_PARAMETERS = frozenset(
 )
 
 
-class CustomTokenExchangeError(Auth0Error):
+class CustomTokenExchangeError(CodedError):
     """The exchange's input is invalid, or the authorization server refused it."""
 
     MISSING_SUBJECT_TOKEN = "missing_subject_token"
@@ -60,10 +60,6 @@ class CustomTokenExchangeError(Auth0Error):
     EXCHANGE_FAILED = "exchange_failed"
 
     status = 400
-
-    def __init__(self, code: str, message: str, *, cause: BaseException | None = None) -> None:
-        super().__init__(message, cause=cause)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
