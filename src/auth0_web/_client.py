@@ -212,8 +212,6 @@ class Auth0Client:
     async def _session_for_state(self, state: RequestState) -> SessionData | None:
         if state.pending is not None:
             return state.pending
-        if state.deleted:
-            return None
         if not state.loaded:
             found = await self._rt.sessions.load_header(state.raw_cookie, self._rt.clock())
             if found is None:

@@ -8,7 +8,7 @@ into ``Set-Cookie`` headers when the response starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -86,12 +86,10 @@ class RequestState:
     """What the SDK knows about the request being served."""
 
     __slots__ = (
-        "_cookies",
         "_factory",
         "_request",
         "_session",
         "cookie_expires_at",
-        "deleted",
         "pending",
         "plaintext",
         "raw_cookie_bytes",
@@ -106,7 +104,6 @@ class RequestState:
         self.scope = scope
         self._factory = request_factory
         self._request: Request | None = None
-        self._cookies: dict[str, str] | None = None
         self._session: SessionData | None = _UNSET
         #: The decrypted cookie the session came from: the source of untouched copies.
         self.plaintext: bytes | None = None
@@ -116,7 +113,6 @@ class RequestState:
         self.raw_cookie_bytes: bytes | None = None
         #: A session to write on the way out (``update_session``, a refresh).
         self.pending: SessionData | None = None
-        self.deleted = False
         self.response_started = False
 
     @property
@@ -139,15 +135,6 @@ class RequestState:
             if len(values) == 1
             else "; ".join(v.decode("latin-1") for v in values)
         )
-
-    @property
-    def cookies(self) -> Mapping[str, str]:
-        """The request's cookies, without building the whole request."""
-        if self._request is not None:
-            return self._request.cookies
-        if self._cookies is None:
-            self._cookies = parse_cookie_header(self.raw_cookie)
-        return self._cookies
 
     @property
     def loaded(self) -> bool:

@@ -43,7 +43,7 @@ async def _session_headers(client: Auth0Client, state: RequestState) -> list[tup
     rt = client._rt
     session = await client._stored_session(state) if state.pending is not None else None
     rolling = session is None
-    if session is None and not state.deleted:
+    if session is None:
         if not rt.config.session.rolling:
             return []
         if not may_carry_cookie(state.scope, rt.sessions.name.encode("latin-1")):
@@ -66,9 +66,7 @@ async def _session_headers(client: Auth0Client, state: RequestState) -> list[tup
         return []
     response = Response()
     options = rt.session_cookie_options(base)
-    if state.deleted and session is None:
-        await rt.sessions.remove(response, state.request.cookies, options, now=rt.clock())
-    elif session is not None and not await rt.sessions.save(
+    if not await rt.sessions.save(
         response, session, state.request.cookies, rt.now(), options, roll=rolling
     ):
         # A stateful session deleted meanwhile (a logout): no cookie, so a slow request

@@ -63,7 +63,7 @@ class SyncAuth0:
         """The session of the current (or given) request, or ``None``."""
         if request is None:
             state = current_state()
-            if state is not None and state.loaded and state.pending is None and not state.deleted:
+            if state is not None and state.loaded and state.pending is None:
                 return state.cached_session()
         return self._session_io(self.client.get_session, request)
 

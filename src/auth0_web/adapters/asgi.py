@@ -101,10 +101,8 @@ class Auth0Middleware:
                 state.response_started = True
                 # The common case, decided without a coroutine: nothing written, and no
                 # rolling re-issue possible (rolling off, or no live session).
-                if (
-                    state.pending is None
-                    and not state.deleted
-                    and (not rolling or (state.loaded and state.cached_session() is None))
+                if state.pending is None and (
+                    not rolling or (state.loaded and state.cached_session() is None)
                 ):
                     await send(message)
                     return
